@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * cli/cli.h: what every verb of the `berth` command shares.
+ *
+ * cli/main.c holds the verb table and the global options (--root, --debug); each verb lives in
+ * cli/cmd-<verb>.c as `int cli_cmd_<verb>(cli_ctx *ctx, int argc, char **argv)`, parses its own
+ * options with getopt_long (argv[0] is the verb), logs its errors once, where they arrive, and
+ * returns a process exit status (0 success, 1 failure, 2 usage error, as Docker's CLI does for
+ * the first two and GNU tools for the last).
+ */
+#pragma once
+
+#include "store/store.h"
+
+typedef struct cli_ctx {
+	const char *root; /* --root, $BERTH_ROOT, or BERTH_DEFAULT_ROOT */
+	store *store;	  /* opened on first use by cli_store() */
+} cli_ctx;
+
+/* Opens the store on first use (creating it), logging any error. NULL on failure. */
+store *cli_store(cli_ctx *ctx);
+
+/* Prints "berth VERB: MESSAGE" plus the verb's usage hint to stderr; returns 2. */
+int cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The verb table: name and one line of help. Keep it sorted. */
+#define CLI_VERBS(X) \
+	X(version, "show berth's version")
+
+#define X(verb, help) int cli_cmd_##verb(cli_ctx *ctx, int argc, char **argv);
+CLI_VERBS(X)
+#undef X

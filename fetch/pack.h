@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * fetch/pack.h: a layer in the store -> a tar stream (for save and push).
+ *
+ * With a STORE_SPLIT (a layer that came in as a tar) the original uncompressed tar is reproduced
+ * byte for byte, so its SHA-256 equals the layer's DiffID. Without one (a layer built by commit),
+ * a canonical PAX tar is generated: entries in tree order, whiteouts as ".wh.NAME", opaque
+ * directories as ".wh..wh..opq", xattrs as SCHILY.xattr records, hard links as links; the same
+ * tree always gives the same bytes.
+ */
+#pragma once
+
+#include <stdint.h>
+
+#include "store/image.h"
+#include "store/store.h"
+#include "util/error.h"
+
+typedef enum fetch_compression {
+	FETCH_COMPRESSION_NONE,
+	FETCH_COMPRESSION_GZIP,
+	FETCH_COMPRESSION_ZSTD,
+} fetch_compression;
+
+typedef int (*fetch_sink_fn)(void *userdata, const void *data, size_t len);
+
+/* Writes the uncompressed tar of a layer to sink. */
+int fetch_pack_layer(store *s, const store_layer *layer, fetch_sink_fn sink, void *userdata,
+		     berth_error *reterr);
+/*
+ * Writes the layer, compressed, to fd, and returns the compressed blob's digest and size and the
+ * uncompressed tar's digest (the DiffID it really has).
+ */
+int fetch_pack_layer_fd(store *s, const store_layer *layer, fetch_compression c, int fd,
+			store_digest *ret_blob, uint64_t *ret_blob_size, store_digest *ret_diff_id,
+			berth_error *reterr);
+/* Builds a layer (tree + canonical tar identity) from a finished tree: computes the DiffID and
+ * size of its canonical tar. Used by commit and import of directories. */
+int fetch_layer_from_tree(store *s, const store_digest *tree, store_layer *ret, berth_error *reterr);

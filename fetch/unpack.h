@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * fetch/unpack.h: a layer tar stream -> a layer in the store (libarchive; archive.h lives only in
+ * fetch/unpack.c and fetch/pack.c).
+ *
+ * Input: an uncompressed, gzip or zstd tar stream from an fd (file, pipe, socket). One pass: the
+ * stream is decompressed, its uncompressed bytes hashed for the DiffID (and its raw bytes for the
+ * blob digest), each entry's content chunked and put into the store as it is read, and the tar's
+ * skeleton (every byte that is not file content: headers, PAX records, padding) kept as a
+ * STORE_SPLIT object so that fetch/pack.h can reproduce the original tar byte for byte, which keeps
+ * DiffIDs and image IDs identical across load/save and pull/push, as Docker does.
+ *
+ * OCI whiteouts become tree markers: ".wh.NAME" -> a WHITEOUT entry NAME, ".wh..wh..opq" -> the
+ * OPAQUE flag on its directory.
+ *
+ * Hostile input is refused with an error that names the entry and the rule (reterr), and the store
+ * is left without a tree (the chunks already put are unreachable; gc collects them):
+ *   absolute paths, ".." components, a path that goes through a symlink or a non-directory
+ *   of the same layer, a hard link whose target is not an earlier regular file of the layer,
+ *   duplicate paths, names or paths over the limits of store/tree.h, sizes over opts->max_size,
+ *   unknown entry types, whiteouts of "." or "..", a truncated or corrupt stream.
+ * Nothing is ever written outside the store.
+ */
+#pragma once
+
+#include <stdint.h>
+
+#include "store/image.h"
+#include "store/store.h"
+#include "util/error.h"
+
+typedef struct fetch_unpack_opts {
+	/* Refuse entries larger than this (0: 1 TiB). */
+	uint64_t max_entry_size;
+	/* If non-NULL, the uncompressed stream must hash to this (OCI DiffID); else -EBADMSG. */
+	const store_digest *expect_diff_id;
+	/* If non-NULL, the raw (possibly compressed) input must hash to this (OCI blob digest). */
+	const store_digest *expect_blob_digest;
+	/* Called now and then with raw input bytes consumed so far; may be NULL. */
+	void (*progress)(void *userdata, uint64_t raw_bytes);
+	void *userdata;
+} fetch_unpack_opts;
+
+typedef struct fetch_unpack_result {
+	store_layer layer;	  /* tree, diff_id, split, tar_size */
+	store_digest blob_digest; /* SHA-256 of the raw input bytes */
+	uint64_t blob_size;
+	uint64_t entries;
+	uint64_t content_bytes; /* regular-file bytes */
+} fetch_unpack_result;
+
+/* Must be called inside a store write session. */
+int fetch_unpack_fd(store *s, int fd, const fetch_unpack_opts *opts, fetch_unpack_result *ret,
+		    berth_error *reterr);
