@@ -20,8 +20,10 @@
  * compression level and on any host. Kinds are separate name spaces.
  *
  * Invariants:
- * - An object file, once visible under its name, is complete and durable: it was written to tmp/,
- *   fsynced, renamed into place, and its directory fsynced (util/fileio.h). Objects are immutable.
+ * - An object file, once visible under its name, is complete: it was written in full to tmp/ and
+ *   renamed into place, so a killed process never leaves a partial object under a real name. It
+ *   is durable against power loss once store_sync() has returned (see there). Objects are
+ *   immutable.
  * - Writes happen inside store_write_begin()/store_write_end(), which hold `lock` shared; gc holds it
  *   exclusive. So gc never deletes an object that a write in progress has put but not yet made
  *   reachable, and may delete everything in tmp/ (left by crashed writers). Readers take no lock:
@@ -80,6 +82,14 @@ int store_zstd_level(const store *s);
  */
 int store_write_begin(store *s);
 void store_write_end(store *s);
+
+/*
+ * Makes every object put so far durable (syncfs of the store's file system). Object puts rename
+ * into place without an fsync each (one fsync per chunk would cap ingest at the disk's fsync
+ * rate); the durability point is here, and store_image_create() calls it before it writes the
+ * image record, so a record never names an object that a power loss could take back.
+ */
+int store_sync(store *s);
 
 /*
  * Puts an object whose content is [data, data+len). Writes nothing if it already exists.
