@@ -5,7 +5,7 @@
 # ($BERTH_ROOT under $T), and registers what it starts (PIDs, mounts) so the exit trap undoes it,
 # whatever way the test ends. Tests never touch /var/lib/berth and never stop processes by name.
 #
-#   plan N                      print the TAP plan
+#   plan N                      print the TAP plan up front, or call done_testing at the end
 #   ok COND_EXIT_CODE "desc"    (use: `cmd; ok $? "desc"` or `ok_run "desc" cmd args...`)
 #   ok_run "desc" cmd...        ok if cmd exits 0; its output goes to the log on failure
 #   fail_run "desc" cmd...      ok if cmd exits non-zero
@@ -140,7 +140,8 @@ mk_busybox_tar() {
 	rm -rf "$d"
 }
 
-# Prints "N failed" summary line into TAP as a comment and sets the exit status.
+# Ends a test that did not call `plan`: prints the plan for the tests run so far. Exit status 0
+# (meson reads the TAP lines, not the status).
 done_testing() {
-	[ "$_tap_failed" -eq 0 ]
+	echo "1..$_tap_n"
 }
