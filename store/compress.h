@@ -21,3 +21,5 @@ int store_compress(const void *in, size_t len, int level, buf *out);
  * records its size, so a lying frame cannot make us allocate more than that).
  */
 int store_decompress(const void *in, size_t len, size_t expected, buf *out);
+/* Largest frame store_compress() can produce for len bytes (a sanity bound for readers). */
+size_t store_compress_bound(size_t len);

@@ -14,10 +14,10 @@
  *     tmp/              temp files of writes in progress (same file system, for rename)
  *     quarantine/       objects fsck found corrupt
  *
- * Object file: a 16-byte header, "BRTO", kind (1 byte), codec (1 byte: 0 raw, 1 zstd),
- * 2 reserved zero bytes, the content size (uint64 little-endian), then the payload. The object's
- * name is the SHA-256 of its *content* (decompressed), so the same bytes have the same name at any
- * compression level and on any host. Kinds are separate name spaces.
+ * Object file: a 16-byte header, "BRTO", kind (1 byte: the store_kind value), codec (1 byte:
+ * 0 raw, 1 zstd), 2 reserved zero bytes, the content size (uint64 little-endian), then the
+ * payload. The object's name is the SHA-256 of its *content* (decompressed), so the same bytes
+ * have the same name at any compression level and on any host. Kinds are separate name spaces.
  *
  * Invariants:
  * - An object file, once visible under its name, is complete: it was written in full to tmp/ and
@@ -45,7 +45,8 @@ typedef struct store store;
 
 typedef enum store_kind {
 	STORE_CHUNK, /* a piece of file content (store/chunker.h) */
-	STORE_FILE,  /* chunk list of a multi-chunk file, named by the whole content's digest */
+	STORE_FILE,  /* chunk list of a multi-chunk file, named by the whole content's digest
+		      * (so get() cannot rehash it: it carries its own checksum, see file.c) */
 	STORE_TREE,  /* a layer's entries (store/tree.h) */
 	STORE_SPLIT, /* a layer's tar skeleton: exact tar reproduction (fetch/pack.h) */
 	STORE_BLOB,  /* opaque bytes: OCI image configs, manifests */
@@ -56,6 +57,12 @@ typedef enum store_kind {
 const char *store_kind_name(store_kind k);
 
 #define STORE_OPEN_CREATE 0x1u /* create ROOT/store with default config if it does not exist */
+
+/*
+ * Largest object content the store writes or reads (a sanity bound, so a corrupt header cannot make
+ * a reader allocate gigabytes); chunks are further bounded by STORE_CHUNK_MAX_LIMIT.
+ */
+#define STORE_OBJECT_MAX_SIZE (64u * 1024 * 1024)
 
 #define STORE_DEFAULT_ZSTD_LEVEL 3
 #define STORE_DEFAULT_CHUNK_MIN (16u * 1024)
@@ -82,6 +89,15 @@ int store_zstd_level(const store *s);
  */
 int store_write_begin(store *s);
 void store_write_end(store *s);
+
+/*
+ * gc only: takes `lock` exclusive, waiting until every write session of every process (and every
+ * handle) has ended, and keeps new sessions waiting until store_unlock(). Not nestable; a thread
+ * must not call it while it is itself inside a write session (it would wait for itself).
+ * Returns -errno if the lock file cannot be opened or locked.
+ */
+int store_lock_exclusive(store *s);
+void store_unlock(store *s);
 
 /*
  * Makes every object put so far durable (syncfs of the store's file system). Object puts rename
@@ -158,5 +174,21 @@ int store_file_read(store *s, const store_file_ref *f,
 
 /* ---- Pins: extra gc roots, one file per owner ---- */
 
+/*
+ * Owner names are [A-Za-z0-9._-]+, not starting with '.', not containing ".tmp." (the atomic
+ * writer's temp names): -EINVAL otherwise. store_pin_set() writes pins/<owner> atomically and
+ * durably, inside a write session of its own, so it never interleaves with gc's exclusive phase;
+ * a caller that pins an image it did not just create should check afterwards that the image is
+ * still there. Removing an absent pin is not an error.
+ */
 int store_pin_set(store *s, const char *owner, const store_digest *image_id);
 int store_pin_remove(store *s, const char *owner);
+/*
+ * Calls cb for every pin (gc's extra roots); stops and returns cb's value if it is non-zero.
+ * A pin file that cannot be parsed fails the walk with -EBADMSG, so gc never runs with a root
+ * it could not read.
+ */
+int store_pin_foreach(store *s,
+		      int (*cb)(store *s, const char *owner, const store_digest *image_id,
+				void *userdata),
+		      void *userdata);
