@@ -34,6 +34,8 @@
 
 #include "store/image.h"
 #include "store/store.h"
+#include "store/tree.h"
+#include "util/buf.h"
 #include "util/error.h"
 
 typedef uint64_t store_ino;
@@ -65,6 +67,13 @@ typedef struct store_dirent {
 
 /* Merges the image's layers and writes index/<id hex> atomically. */
 int store_index_build(store *s, const store_image *img, berth_error *reterr);
+/*
+ * The merge alone: finished trees, bottom layer first, into the bytes of an index file, which
+ * replace out's content (store_index_build() writes these; tests and the fuzz corpus use them
+ * directly). The trees' strings are borrowed during the call only.
+ */
+int store_index_build_mem(const store_tree *const *layers, size_t n_layers, buf *out,
+			  berth_error *reterr);
 /* Maps the image's index, rebuilding it if it is missing or fails its checks. */
 int store_index_open(store *s, const store_digest *image_id, store_index **ret, berth_error *reterr);
 /* Maps an index file directly (tests, fuzzing): checks everything, never rebuilds. */
