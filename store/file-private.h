@@ -10,5 +10,13 @@
 
 #include <stddef.h>
 
+#include "store/store.h"
+
 /* 0 if [data, data+len) is a well-formed FILE object content, -EBADMSG otherwise. */
 int store_file_list_check(const void *data, size_t len);
+/*
+ * The file reference a FILE object describes (name, total size, chunk count), so that fsck can
+ * reassemble a FILE object that no tree names. -EBADMSG if it is not well-formed.
+ */
+int store_file_list_ref(const store_digest *name, const void *data, size_t len,
+			store_file_ref *ret);

@@ -286,6 +286,21 @@ int store_file_list_check(const void *data, size_t len)
 	return list_parse(data, len, NULL, 0, &n, &size);
 }
 
+int store_file_list_ref(const store_digest *name, const void *data, size_t len,
+			store_file_ref *ret)
+{
+	size_t n;
+	uint64_t size;
+	int r = list_parse(data, len, NULL, 0, &n, &size);
+
+	if (r < 0)
+		return r;
+	if (n > UINT32_MAX)
+		return -EBADMSG;
+	*ret = (store_file_ref){ *name, size, (uint32_t)n };
+	return 0;
+}
+
 int store_file_chunks(store *s, const store_file_ref *f, store_chunk_ref **ret, size_t *ret_n)
 {
 	_cleanup_(buf_done) buf obj = BUF_INIT;
