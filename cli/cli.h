@@ -25,6 +25,8 @@ int cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((forma
 
 /* The verb table: name and one line of help. Keep it sorted. */
 #define CLI_VERBS(X) \
+	X(mount, "mount an image's file system on a directory") \
+	X(umount, "unmount a file system mounted by 'berth mount'") \
 	X(version, "show berth's version")
 
 #define X(verb, help) int cli_cmd_##verb(cli_ctx *ctx, int argc, char **argv);
