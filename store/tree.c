@@ -11,8 +11,8 @@
  *       REG: 32 digest bytes (raw), size, nchunks
  *       xattr count, per xattr: name length, name bytes, value length, value bytes
  *
- * Decoding refuses overlong varints, so a valid tree has exactly one encoding and therefore one
- * digest, and encode(decode(x)) == x for every x that decodes. Every count read from the input is
+ * Decoding refuses overlong varints and shared prefixes shorter than the longest, so a valid tree
+ * has exactly one encoding and therefore one digest, and encode(decode(x)) == x for every x that decodes. Every count read from the input is
  * capped by what the remaining input could hold, so hostile bytes cannot make us allocate more than
  * a small multiple of their length (paths aside: prefix sharing lets a short entry name a long
  * path, bounded by the 4 KiB path limit).
@@ -512,6 +512,11 @@ static int dec_path(decoder *d, const char *prev, char **ret)
 	memcpy(path, prev, shared);
 	memcpy(path + shared, suffix, slen);
 	path[shared + slen] = '\0';
+	/* Only the longest shared prefix is canonical (one tree, one encoding). */
+	if (slen > 0 && shared < plen && prev[shared] == path[shared]) {
+		free(path);
+		return dec_fail(d, "shared path prefix not the longest");
+	}
 	*ret = path;
 	return 0;
 }
