@@ -34,7 +34,7 @@ void fs_work_name(fs *f, char *out)
 	snprintf(out, 32, "#%" PRIx64, (uint64_t)atomic_fetch_add(&f->tmp_seq, 1));
 }
 
-static int set_xattr_at(int dirfd, const char *name, const char *xname, const void *v, size_t len)
+int fs_upper_setxattr_at(int dirfd, const char *name, const char *xname, const void *v, size_t len)
 {
 	char p[FS_PROC_PATH_MAX];
 
@@ -47,7 +47,7 @@ int fs_set_ino_xattr(int dirfd, const char *name, uint64_t ino)
 	char v[32];
 
 	snprintf(v, sizeof(v), "%" PRIu64, ino);
-	return set_xattr_at(dirfd, name, FS_XATTR_INO, v, strlen(v));
+	return fs_upper_setxattr_at(dirfd, name, FS_XATTR_INO, v, strlen(v));
 }
 
 /* Copies [0, len) from src to dst, in the kernel where it can. */
@@ -147,7 +147,7 @@ static int copy_xattrs(fs *f, store_ino ino, const char *tmp)
 	int r;
 
 	for (uint32_t i = 0; store_index_xattr(f->idx, ino, i, &name, &v, &len) >= 0; i++) {
-		r = set_xattr_at(f->work_fd, tmp, name, v, len);
+		r = fs_upper_setxattr_at(f->work_fd, tmp, name, v, len);
 		if (r < 0)
 			return r;
 	}

@@ -101,6 +101,8 @@ int fs_copy_up(fs *f, fs_node *n, fs_copy_up_mode mode);
 int fs_copy_up_locked(fs *f, fs_node *n, fs_copy_up_mode mode);
 /* A fresh name for a temp entry in work/. out: 32 bytes. */
 void fs_work_name(fs *f, char *out);
+/* lsetxattr on (dirfd, name) through the proc path. */
+int fs_upper_setxattr_at(int dirfd, const char *name, const char *xname, const void *v, size_t len);
 /* Sets trusted.berth.ino on (dirfd, name). */
 int fs_set_ino_xattr(int dirfd, const char *name, uint64_t ino);
 
@@ -116,5 +118,43 @@ int fs_node_readlink(fs *f, fs_node *n, char *out, size_t size);
  */
 int fs_node_open(fs *f, fs_node *n, int flags, bool *ret_lower);
 /* xattrs as users see them: the union's own trusted.overlay.* and trusted.berth.* are hidden. */
+bool fs_xattr_private(const char *name);
 ssize_t fs_node_getxattr(fs *f, fs_node *n, const char *name, void *value, size_t size);
 ssize_t fs_node_listxattr(fs *f, fs_node *n, char *list, size_t size);
+
+/* ---- changes to the name space and metadata (fs/write.c); all take f->write_lock ---- */
+
+typedef struct fs_creds {
+	uid_t uid;
+	gid_t gid;
+} fs_creds;
+
+/*
+ * Creates name in parent: a directory, device, FIFO, socket (mode's S_IFMT, rdev), a symlink
+ * (link != NULL), or a regular file opened with `flags` (ret_fd != NULL gets the fd). On a
+ * whiteout the entry is assembled in work/ and renamed over it; a directory made there is
+ * opaque. ret is the new entry, as fs_resolve() gives it (with its O_PATH fd).
+ */
+int fs_create(fs *f, fs_node *parent, const char *name, mode_t mode, dev_t rdev, const char *link,
+	      int flags, const fs_creds *cr, fs_child *ret, int *ret_fd);
+/* Hard link: n is copied up, then linked in upper. ret: the entry (n's number). */
+int fs_link(fs *f, fs_node *n, fs_node *newparent, const char *newname, fs_child *ret);
+/* unlink/rmdir: leaves a whiteout where the lower layer has the name. */
+int fs_remove(fs *f, fs_node *parent, const char *name, bool dir);
+/* rename(2) with 0, RENAME_NOREPLACE or RENAME_EXCHANGE. */
+int fs_rename(fs *f, fs_node *p, const char *name, fs_node *np, const char *newname,
+	      unsigned flags);
+
+#define FS_SET_MODE (1u << 0)
+#define FS_SET_UID (1u << 1)
+#define FS_SET_GID (1u << 2)
+#define FS_SET_SIZE (1u << 3)
+#define FS_SET_ATIME (1u << 4)
+#define FS_SET_MTIME (1u << 5)
+#define FS_SET_ATIME_NOW (1u << 6)
+#define FS_SET_MTIME_NOW (1u << 7)
+/* chmod/chown/truncate/utimens; copies up (metadata only unless the size changes). fd: an open
+ * writable fd of the file for truncate, or -EBADF. */
+int fs_setattr(fs *f, fs_node *n, const struct stat *attr, unsigned valid, int fd);
+int fs_setxattr(fs *f, fs_node *n, const char *name, const void *value, size_t size, int flags);
+int fs_removexattr(fs *f, fs_node *n, const char *name);

@@ -245,6 +245,30 @@ fs_node *fs_table_lookup_add(fs_table *t, const fs_node_init *init, fs_node *par
 	return n;
 }
 
+fs_node *fs_table_find(fs_table *t, uint64_t ino)
+{
+	shard *s;
+	fs_node *n;
+
+	if (ino == STORE_INO_ROOT)
+		return t->root;
+	s = shard_of(t, ino);
+	pthread_mutex_lock(&s->lock);
+	n = shard_find(s, ino);
+	if (n)
+		n->refs++;
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+void fs_node_unlinked(fs_node *n, fs_node *parent, const char *name)
+{
+	pthread_mutex_lock(&n->lock);
+	if (n->parent == parent && n->name && streq(n->name, name))
+		n->unlinked = true;
+	pthread_mutex_unlock(&n->lock);
+}
+
 void fs_table_lookup_more(fs_table *t, fs_node *n)
 {
 	shard *s;

@@ -71,6 +71,11 @@ int fs_table_set_root(fs_table *t, const fs_node_init *init);
  * is consumed in every case. NULL on ENOMEM.
  */
 fs_node *fs_table_lookup_add(fs_table *t, const fs_node_init *init, fs_node *parent, const char *name);
+/* The node numbered ino with a ref the caller drops, or NULL if the kernel does not know it. */
+fs_node *fs_table_find(fs_table *t, uint64_t ino);
+/* Marks n unlinked if its recorded name is (parent, name): a later lookup by another name of
+ * the same inode (a hard link) adopts that name. */
+void fs_node_unlinked(fs_node *n, fs_node *parent, const char *name);
 /* Drops n lookups (forget); frees the node when nothing holds it any more. */
 void fs_table_forget(fs_table *t, fs_node *n, uint64_t nlookup);
 /* Adds one lookup to a node the caller holds (readdirplus of a known node, link). */

@@ -92,7 +92,7 @@ int fs_node_open(fs *f, fs_node *n, int flags, bool *ret_lower)
 	return fd;
 }
 
-static bool xattr_private(const char *name)
+bool fs_xattr_private(const char *name)
 {
 	return strneq(name, FS_XATTR_PRIVATE_OVERLAY, strlen(FS_XATTR_PRIVATE_OVERLAY)) ||
 	       strneq(name, FS_XATTR_PRIVATE_BERTH, strlen(FS_XATTR_PRIVATE_BERTH));
@@ -105,7 +105,7 @@ ssize_t fs_node_getxattr(fs *f, fs_node *n, const char *name, void *value, size_
 	size_t len;
 	int r;
 
-	if (xattr_private(name))
+	if (fs_xattr_private(name))
 		return -ENODATA;
 	fs_node_get_state(n, &s);
 	if (s.upper >= 0)
@@ -129,7 +129,7 @@ static size_t filter_list(char *list, size_t len)
 	for (size_t i = 0; i < len;) {
 		size_t l = strnlen(list + i, len - i) + 1;
 
-		if (!xattr_private(list + i)) {
+		if (!fs_xattr_private(list + i)) {
 			memmove(list + o, list + i, l);
 			o += l;
 		}
@@ -179,7 +179,7 @@ static ssize_t lower_listxattr(fs *f, store_ino ino, char *list, size_t size)
 	for (uint32_t i = 0; store_index_xattr(f->idx, ino, i, &name, &v, &vlen) >= 0; i++) {
 		size_t l = strlen(name) + 1;
 
-		if (xattr_private(name))
+		if (fs_xattr_private(name))
 			continue;
 		if (size && len + l > size)
 			return -ERANGE;

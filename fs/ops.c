@@ -449,18 +449,271 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	fuse_reply_buf(req, v, (size_t)r);
 }
 
+/* ---- changes ---- */
+
+static fs_creds creds(fuse_req_t req)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+
+	return (fs_creds){ .uid = ctx->uid, .gid = ctx->gid };
+}
+
+static void do_create_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+			   dev_t rdev, const char *link)
+{
+	fs *f = FS(req);
+	fs_creds cr = creds(req);
+	fs_child c;
+	int r = fs_create(f, N(f, parent), name, mode, rdev, link, 0, &cr, &c, NULL);
+
+	if (r < 0)
+		return reply_err(req, r);
+	reply_entry(req, f, N(f, parent), name, &c);
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+{
+	do_create_node(req, parent, name, mode, rdev, NULL);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	do_create_node(req, parent, name, S_IFDIR | (mode & 07777), 0, NULL);
+}
+
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	do_create_node(req, parent, name, S_IFLNK | 0777, 0, link);
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      struct fuse_file_info *fi)
+{
+	fs *f = FS(req);
+	fs_creds cr = creds(req);
+	struct fuse_entry_param e = {};
+	fs_child c;
+	fs_node *n;
+	fs_file *h;
+	int fd = -EBADF, r;
+
+	r = fs_create(f, N(f, parent), name, S_IFREG | (mode & 07777), 0, NULL, fi->flags, &cr, &c,
+		      &fd);
+	if (r < 0)
+		return reply_err(req, r);
+	r = make_entry(f, N(f, parent), name, &c, &e, &n);
+	h = r >= 0 ? file_new(fd, false, fi->flags) : NULL;
+	if (!h) {
+		safe_close(fd);
+		if (r >= 0)
+			fs_table_forget(f->table, n, 1);
+		return reply_err(req, r < 0 ? r : -ENOMEM);
+	}
+	fi->fh = (uintptr_t)h;
+	fi->keep_cache = 1;
+	if (fuse_reply_create(req, &e, fi) < 0) {
+		file_free(h);
+		fs_table_forget(f->table, n, 1);
+	}
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	fs *f = FS(req);
+	fs_child c;
+	int r = fs_link(f, N(f, ino), N(f, newparent), newname, &c);
+
+	if (r < 0)
+		return reply_err(req, r);
+	reply_entry(req, f, N(f, newparent), newname, &c);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fs *f = FS(req);
+
+	reply_err(req, fs_remove(f, N(f, parent), name, false));
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fs *f = FS(req);
+
+	reply_err(req, fs_remove(f, N(f, parent), name, true));
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		      const char *newname, unsigned int flags)
+{
+	fs *f = FS(req);
+
+	reply_err(req, fs_rename(f, N(f, parent), name, N(f, newparent), newname, flags));
+}
+
+static unsigned setattr_valid(int to_set)
+{
+	static const struct { int fuse; unsigned fs; } map[] = {
+		{ FUSE_SET_ATTR_MODE, FS_SET_MODE },	   { FUSE_SET_ATTR_UID, FS_SET_UID },
+		{ FUSE_SET_ATTR_GID, FS_SET_GID },	   { FUSE_SET_ATTR_SIZE, FS_SET_SIZE },
+		{ FUSE_SET_ATTR_ATIME, FS_SET_ATIME },	   { FUSE_SET_ATTR_MTIME, FS_SET_MTIME },
+		{ FUSE_SET_ATTR_ATIME_NOW, FS_SET_ATIME_NOW },
+		{ FUSE_SET_ATTR_MTIME_NOW, FS_SET_MTIME_NOW },
+	};
+	unsigned v = 0;
+
+	for (size_t i = 0; i < ELEMENTSOF(map); i++)
+		if (to_set & map[i].fuse)
+			v |= map[i].fs;
+	return v;
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		       struct fuse_file_info *fi)
+{
+	fs *f = FS(req);
+	fs_node *n = N(f, ino);
+	struct stat st;
+	int fd = -EBADF, r = 0;
+
+	if (fi && (to_set & FUSE_SET_ATTR_SIZE))
+		r = file_fd(f, n, FH(fi), &fd);
+	if (r >= 0 && fi && FH(fi)->lower)
+		fd = -EBADF; /* not writable: truncate through the upper file */
+	if (r >= 0)
+		r = fs_setattr(f, n, attr, setattr_valid(to_set), fd);
+	if (r >= 0)
+		r = fs_node_stat(f, n, &st);
+	if (r < 0)
+		return reply_err(req, r);
+	fuse_reply_attr(req, &st, TIMEOUT);
+}
+
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+			size_t size, int flags)
+{
+	fs *f = FS(req);
+
+	reply_err(req, fs_setxattr(f, N(f, ino), name, value, size, flags));
+}
+
+static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	fs *f = FS(req);
+
+	reply_err(req, fs_removexattr(f, N(f, ino), name));
+}
+
+static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in, off_t off,
+			 struct fuse_file_info *fi)
+{
+	fs *f = FS(req);
+	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
+	ssize_t n;
+	int fd, r;
+
+	r = file_fd(f, N(f, ino), FH(fi), &fd);
+	if (r < 0)
+		return reply_err(req, r);
+	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	out.buf[0].fd = fd;
+	out.buf[0].pos = off;
+	n = fuse_buf_copy(&out, in, 0);
+	if (n < 0)
+		return reply_err(req, (int)n);
+	fuse_reply_write(req, (size_t)n);
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, 0);
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	fs *f = FS(req);
+	int fd, r = file_fd(f, N(f, ino), FH(fi), &fd);
+
+	if (r >= 0 && (datasync ? fdatasync(fd) : fsync(fd)) < 0)
+		r = negative_errno();
+	reply_err(req, r);
+}
+
+static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	fs *f = FS(req);
+	fs_node_state s;
+	int fd, r = 0;
+
+	fs_node_get_state(N(f, ino), &s);
+	if (s.upper >= 0) {
+		fd = fs_upper_reopen(s.upper, O_RDONLY | O_DIRECTORY);
+		r = fd;
+		if (fd >= 0) {
+			r = fsync(fd) < 0 ? negative_errno() : 0;
+			safe_close(fd);
+		}
+	}
+	reply_err(req, r);
+}
+
+static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+			 struct fuse_file_info *fi)
+{
+	fs *f = FS(req);
+	int fd, r = file_fd(f, N(f, ino), FH(fi), &fd);
+
+	if (r >= 0 && fallocate(fd, mode, off, len) < 0)
+		r = negative_errno();
+	reply_err(req, r);
+}
+
+static void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+			       struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out,
+			       struct fuse_file_info *fi_out, size_t len, int flags)
+{
+	fs *f = FS(req);
+	int in, out, r;
+	ssize_t n;
+
+	r = file_fd(f, N(f, ino_in), FH(fi_in), &in);
+	if (r >= 0)
+		r = file_fd(f, N(f, ino_out), FH(fi_out), &out);
+	if (r < 0)
+		return reply_err(req, r);
+	n = copy_file_range(in, &off_in, out, &off_out, len, (unsigned)flags);
+	if (n < 0)
+		return reply_err(req, negative_errno());
+	fuse_reply_write(req, (size_t)n);
+}
+
+static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		     struct fuse_file_info *fi)
+{
+	fs *f = FS(req);
+	int fd, r = file_fd(f, N(f, ino), FH(fi), &fd);
+	off_t res;
+
+	if (r < 0)
+		return reply_err(req, r);
+	res = lseek(fd, off, whence);
+	if (res < 0)
+		return reply_err(req, negative_errno());
+	fuse_reply_lseek(req, res);
+}
+
 /* ---- session ---- */
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	unsigned want = FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE | FUSE_CAP_READDIRPLUS |
 			FUSE_CAP_READDIRPLUS_AUTO | FUSE_CAP_PARALLEL_DIROPS |
-			FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_CACHE_SYMLINKS | FUSE_CAP_ASYNC_READ |
-			FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS;
+			FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_CACHE_SYMLINKS | FUSE_CAP_ASYNC_READ;
 
 	conn->want |= conn->capable & want;
-	/* Never let libfuse turn on what we do not handle. */
-	conn->want &= ~(conn->capable & (FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_HANDLE_KILLPRIV));
+	/* Never let libfuse turn on what we do not handle. Locks stay in the kernel: every
+	 * access to the union goes through this one mount, so its local locks are exact. */
+	conn->want &= ~(conn->capable & (FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_HANDLE_KILLPRIV |
+					 FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS));
 }
 
 static const struct fuse_lowlevel_ops ops = {
@@ -480,6 +733,24 @@ static const struct fuse_lowlevel_ops ops = {
 	.release = op_release,
 	.getxattr = op_getxattr,
 	.listxattr = op_listxattr,
+	.mknod = op_mknod,
+	.mkdir = op_mkdir,
+	.symlink = op_symlink,
+	.create = op_create,
+	.link = op_link,
+	.unlink = op_unlink,
+	.rmdir = op_rmdir,
+	.rename = op_rename,
+	.setattr = op_setattr,
+	.setxattr = op_setxattr,
+	.removexattr = op_removexattr,
+	.write_buf = op_write_buf,
+	.flush = op_flush,
+	.fsync = op_fsync,
+	.fsyncdir = op_fsyncdir,
+	.fallocate = op_fallocate,
+	.copy_file_range = op_copy_file_range,
+	.lseek = op_lseek,
 };
 
 static void raise_nofile(void)
