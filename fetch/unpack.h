@@ -52,3 +52,29 @@ typedef struct fetch_unpack_result {
 /* Must be called inside a store write session. */
 int fetch_unpack_fd(store *s, int fd, const fetch_unpack_opts *opts, fetch_unpack_result *ret,
 		    berth_error *reterr);
+
+/*
+ * ---- Reading a tar of plain files (an OCI image-layout or `docker save` archive) ----
+ *
+ * fetch_tar_read_files() reads a tar stream (uncompressed, gzip, zstd, bzip2 or xz) and hands
+ * each member to ops->member(). For a regular file that returns 1, its content follows through
+ * ops->data() (holes of sparse members as zeros), then ops->member_end(); 0 skips the member;
+ * < 0 stops the read with that error. It writes nothing anywhere: the caller decides where bytes
+ * go, and must treat paths and link targets as untrusted (they are exactly as stored).
+ */
+typedef struct fetch_tar_member {
+	const char *path;
+	uint8_t type;	  /* STORE_ENTRY_REG, _DIR, _SYMLINK, _HARDLINK (store/tree.h); 0: other */
+	const char *link; /* SYMLINK target or HARDLINK target path, else NULL */
+	uint64_t size;	  /* REG: content bytes */
+} fetch_tar_member;
+
+typedef struct fetch_tar_files_ops {
+	int (*member)(void *userdata, const fetch_tar_member *m);
+	int (*data)(void *userdata, const void *p, size_t n);
+	int (*member_end)(void *userdata); /* may be NULL */
+	void (*progress)(void *userdata, uint64_t raw_bytes); /* may be NULL */
+} fetch_tar_files_ops;
+
+int fetch_tar_read_files(int fd, const fetch_tar_files_ops *ops, void *userdata,
+			 berth_error *reterr);
