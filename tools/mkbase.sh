@@ -190,6 +190,8 @@ if [ -n "$rootfs_only" ]; then
 fi
 
 command -v "$BERTH" >/dev/null || die "no '$BERTH' binary: build and install berth first (tools/quickstart.sh)"
+# Before minutes of debootstrap: can this berth import at all?
+"$BERTH" import --help >/dev/null 2>&1 || die "'$BERTH import --help' fails: this berth cannot import"
 if "$BERTH" inspect "$name" >/dev/null 2>&1; then
 	if [ "$force" = 0 ]; then
 		say "image '$name' exists already: nothing to do (--force replaces it)"
@@ -201,6 +203,7 @@ fi
 work=$(mktemp -d "$tmpbase/berth-mkbase.XXXXXX")
 cleanup() { umount_under "$work"; rm -rf "$work"; }
 trap cleanup EXIT
+trap 'exit 143' TERM INT # so that cleanup runs (and unmounts) when a timeout stops us
 what=$(build_rootfs "$work/rootfs")
 if [ "$what" = debootstrap ]; then cmd='["/bin/bash"]'; else cmd='["/bin/sh"]'; fi
 
