@@ -12,8 +12,8 @@
  *   - compresses every unique chunk at the default level (raw when zstd saves < 1/16, as the
  *     store does): MB/s, stored bytes, and bytes on disk if each object were its own file on a
  *     file system with 4 KiB blocks (16-byte header + payload, rounded up);
- *   - compresses a sample (chunks whose digest's first byte < 256/--sample, default 8; 8x
- *     sparser for level 19) at levels 1, 3, 6, 9, 19: ratio and MB/s.
+ *   - compresses a sample (chunks whose digest's first byte < 256/--sample, default 16) at
+ *     levels -1, 1, 2, 3, 6, 9, 19: ratio, compression and decompression MB/s.
  * With --writer, also pushes up to 1 GiB of the files through store_file_writer into a fresh
  * store under $TMPDIR (default /var/tmp) at the default parameters, twice (new, then all
  * duplicates), and reports MB/s of wall and CPU time; the store is removed afterwards.
@@ -71,7 +71,7 @@ static const store_chunker_params triples[] = {
 	{ 32 * 1024, 128 * 1024, 512 * 1024 },
 	{ 64 * 1024, 256 * 1024, 1024 * 1024 },
 };
-static const int levels[] = { 1, 3, 6, 9, 19 };
+static const int levels[] = { -1, 1, 2, 3, 6, 9, 19 };
 
 static corpus *walk_corpus;
 
@@ -247,27 +247,48 @@ static void compress_all(const corpus *c, const chunk *u, size_t n, result *res)
 
 typedef struct level_result {
 	uint64_t in, out;
-	double mbs;
+	double mbs, dmbs; /* compression MB/s of input, decompression MB/s of output */
 } level_result;
+
+/* Decompresses what stored_size() left in z (if zstd won), for the read-side figure. */
+static double time_decompress(const buf *z, size_t len, buf *out)
+{
+	double t;
+
+	buf_reset(out);
+	t = cpu_now();
+	if (store_decompress(z->data, z->len, len, out) < 0)
+		abort();
+	return cpu_now() - t;
+}
 
 /* Levels on a sample of the unique chunks (a digest prefix: uniform, deterministic). */
 static void level_sweep(const corpus *c, const chunk *u, size_t n, unsigned sample,
 			level_result out[static ELEMENTSOF(levels)])
 {
-	_cleanup_(buf_done) buf z = BUF_INIT;
+	_cleanup_(buf_done) buf z = BUF_INIT, plain = BUF_INIT;
 
 	for (size_t l = 0; l < ELEMENTSOF(levels); l++) {
-		unsigned div = levels[l] >= 19 ? sample * 8 : sample;
 		level_result r = {};
-		double t = cpu_now();
+		double tc = 0, td = 0, t;
+		uint64_t dbytes = 0;
 
 		for (size_t i = 0; i < n; i++) {
-			if (u[i].d.b[0] >= 256 / div)
+			uint64_t s;
+			if (u[i].d.b[0] >= 256 / sample)
 				continue;
+			t = cpu_now();
+			s = stored_size(c->arena + u[i].off, u[i].len, levels[l], &z);
+			tc += cpu_now() - t;
 			r.in += u[i].len;
-			r.out += stored_size(c->arena + u[i].off, u[i].len, levels[l], &z);
+			r.out += s;
+			if (s < u[i].len) {
+				td += time_decompress(&z, u[i].len, &plain);
+				dbytes += u[i].len;
+			}
 		}
-		r.mbs = mbs(r.in, cpu_now() - t);
+		r.mbs = mbs(r.in, tc);
+		r.dmbs = mbs(dbytes, td);
 		out[l] = r;
 	}
 }
@@ -362,9 +383,9 @@ static void print_triples(const corpus *c, const result *res, uint64_t wf_bytes,
 
 static void print_levels(const level_result lv[][ELEMENTSOF(levels)], unsigned sample)
 {
-	printf("zstd levels on a sample (1/%u of the unique chunks; 1/%u for level 19): stored/raw "
-	       "ratio and MB/s (CPU time).\n\n| min/avg/max KiB |",
-	       sample, sample * 8);
+	printf("zstd levels on a sample (1/%u of the unique chunks): stored/raw ratio, compression "
+	       "MB/s, decompression MB/s (CPU time).\n\n| min/avg/max KiB |",
+	       sample);
 	for (size_t l = 0; l < ELEMENTSOF(levels); l++)
 		printf(" level %d |", levels[l]);
 	printf("\n|---|");
@@ -375,9 +396,9 @@ static void print_levels(const level_result lv[][ELEMENTSOF(levels)], unsigned s
 		printf("| %u/%u/%u |", triples[t].min / 1024, triples[t].avg / 1024,
 		       triples[t].max / 1024);
 		for (size_t l = 0; l < ELEMENTSOF(levels); l++)
-			printf(" %.3f @ %.0f |",
+			printf(" %.3f, %.0f, %.0f |",
 			       (double)lv[t][l].out / (double)(lv[t][l].in ? lv[t][l].in : 1),
-			       lv[t][l].mbs);
+			       lv[t][l].mbs, lv[t][l].dmbs);
 		printf("\n");
 	}
 	printf("\n");
@@ -483,7 +504,7 @@ int main(int argc, char **argv)
 	level_result lv[ELEMENTSOF(triples)][ELEMENTSOF(levels)];
 	chunk *lists;
 	store_digest *whole;
-	unsigned sample = 8;
+	unsigned sample = 16;
 	bool writer = false;
 	uint64_t wf_bytes;
 	size_t wf_n;
@@ -515,6 +536,8 @@ int main(int argc, char **argv)
 	whole = malloc(c.nfiles * sizeof(*whole));
 	if (!lists || !whole)
 		return 1;
+	/* Warm-up (page tables, CPU frequency), so that the first triple is not penalised. */
+	free(chunk_all(&c, &triples[1], &wf_n, lists, &wf_n, whole, &res[0]));
 	for (size_t t = 0; t < ELEMENTSOF(triples); t++) {
 		run_triple(&c, &triples[t], sample, lists, whole, &res[t], lv[t]);
 		fprintf(stderr, "store-params: %u/%u/%u KiB done\n", triples[t].min / 1024,

@@ -44,6 +44,8 @@ int store_hasher_new(store_hasher **ret);
 store_hasher *store_hasher_free(store_hasher *h);
 void store_hasher_update(store_hasher *h, const void *data, size_t len);
 void store_hasher_final(store_hasher *h, store_digest *ret);
+/* The digest of the bytes fed so far, leaving h as it is (more updates may follow). */
+void store_hasher_peek(const store_hasher *h, store_digest *ret);
 
 static inline void store_hasher_freep(store_hasher **h)
 {

@@ -92,11 +92,18 @@ static int emit_chunk(store_file_writer *w, const uint8_t *p, size_t n)
 	int r;
 
 	assert(n > 0 && n <= w->p.max);
-	store_digest_buf(p, n, &d);
+	store_hasher_update(w->whole, p, n);
+	/*
+	 * The first chunk's digest is the whole hash so far: one SHA-256 pass instead of two, which
+	 * is all of the hashing for the many files that are a single chunk.
+	 */
+	if (w->nchunks == 0)
+		store_hasher_peek(w->whole, &d);
+	else
+		store_digest_buf(p, n, &d);
 	r = store_object_put_hashed(w->s, STORE_CHUNK, p, n, &d);
 	if (r < 0)
 		return r;
-	store_hasher_update(w->whole, p, n);
 	r = buf_append(&w->list, d.b, sizeof(d.b));
 	if (r >= 0)
 		r = buf_append_varint(&w->list, n);
