@@ -78,10 +78,14 @@ static uint64_t path_hash(const char *path, size_t len)
 
 /* ---- The path -> node table ---- */
 
-static int table_grow(merger *m)
+static int table_grow(merger *m, size_t min_size)
 {
 	size_t size = m->table_size ? m->table_size * 2 : 1024;
-	uint32_t *t = malloc(size * sizeof(uint32_t));
+	uint32_t *t;
+
+	while (size < min_size)
+		size *= 2;
+	t = malloc(size * sizeof(uint32_t));
 
 	if (!t)
 		return -ENOMEM;
@@ -110,6 +114,21 @@ static uint32_t table_find(const merger *m, const char *path, size_t len, uint64
 	}
 }
 
+static int nodes_reserve(merger *m, size_t cap)
+{
+	mnode *nn;
+
+	cap = MAX(cap, (size_t)1024);
+	if (cap <= m->cap)
+		return 0;
+	nn = realloc(m->nodes, cap * sizeof(mnode));
+	if (!nn)
+		return -ENOMEM;
+	m->nodes = nn;
+	m->cap = cap;
+	return 0;
+}
+
 /* Creates a dead node for a path that has none, linked under parent. */
 static int node_new(merger *m, const char *path, size_t len, uint64_t hash, uint32_t parent,
 		    uint32_t *ret)
@@ -120,16 +139,10 @@ static int node_new(merger *m, const char *path, size_t len, uint64_t hash, uint
 
 	if (m->n >= NODES_MAX)
 		return -EFBIG;
-	if ((m->n + 1) * 2 > m->table_size && (r = table_grow(m)) < 0)
+	if ((m->n + 1) * 2 > m->table_size && (r = table_grow(m, 0)) < 0)
 		return r;
-	if (m->n == m->cap) {
-		size_t cap = m->cap ? m->cap * 2 : 1024;
-		mnode *nn = realloc(m->nodes, cap * sizeof(mnode));
-		if (!nn)
-			return -ENOMEM;
-		m->nodes = nn;
-		m->cap = cap;
-	}
+	if (m->n == m->cap && (r = nodes_reserve(m, m->cap * 2)) < 0)
+		return r;
 	idx = (uint32_t)m->n++;
 	slash = memrchr(path, '/', len);
 	m->nodes[idx] = (mnode){
@@ -344,13 +357,23 @@ static int apply_layer(merger *m, const store_tree *t)
 	return r;
 }
 
-static int merger_init(merger *m)
+/* Sized for the largest layer up front: most paths of an image are in its largest layer, and
+ * growing a table of millions of entries costs more than the merge itself. */
+static int merger_init(merger *m, const store_tree *const *layers, size_t n_layers)
 {
+	size_t most = 0;
 	uint32_t root;
 	int r;
 
 	*m = (merger){};
-	r = node_new(m, "", 0, path_hash("", 0), NONE, &root);
+	for (size_t i = 0; i < n_layers; i++)
+		most = MAX(most, store_tree_count(layers[i]));
+	most = MIN(most + most / 8 + 1, (size_t)NODES_MAX);
+	r = nodes_reserve(m, most);
+	if (r >= 0)
+		r = table_grow(m, 2 * most);
+	if (r >= 0)
+		r = node_new(m, "", 0, path_hash("", 0), NONE, &root);
 	if (r < 0)
 		return r;
 	node_set(&m->nodes[root], NULL, STORE_ENTRY_DIR, NONE);
@@ -654,7 +677,8 @@ static int write_index(const merger *m, buf *out)
 	r = buf_reserve(&b, w.h.strings_off);
 	if (r < 0)
 		return r;
-	memset(b.data, 0, w.h.strings_off);
+	/* Every record is written in full below; only the hash table starts out empty (zero). */
+	memset(b.data + w.h.hash_off, 0, w.h.hash_size);
 	w.base = (uint8_t *)b.data;
 	r = write_records(&w);
 	if (r >= 0) {
@@ -683,7 +707,7 @@ int store_index_build_mem(const store_tree *const *layers, size_t n_layers, buf 
 	_cleanup_(merger_done) merger m = {};
 	int r;
 
-	r = merger_init(&m);
+	r = merger_init(&m, layers, n_layers);
 	for (size_t i = 0; r >= 0 && i < n_layers; i++)
 		r = apply_layer(&m, layers[i]);
 	if (r >= 0)

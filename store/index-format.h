@@ -7,6 +7,8 @@
  *
  *     header (128 bytes) | inodes | dirents | xattrs | hash | strings
  *
+ * in this order, without gaps, to the end of the file (open checks that exactly).
+ *
  * - inodes: idx_inode[n_inodes], ino i at index i - 1; ino 1 is the root directory.
  * - dirents: idx_dirent[n_dirents]; directory runs are laid out back to back in ino order (the
  *   run of a directory starts where the previous directory's ended), each sorted by name
@@ -91,4 +93,4 @@ static_assert(sizeof(idx_xattr) == 24, "index xattr size");
 #define IDX_SLOT_EMPTY(slot) ((uint32_t)(slot) == 0)
 #define IDX_SLOT_DIRENT(slot) ((uint64_t)(uint32_t)(slot) - 1)
 #define IDX_SLOT_TAG(slot) ((uint32_t)((slot) >> 32))
-#define IDX_SLOT_MAKE(dirent, hash) (((uint64_t)(dirent) + 1) | ((hash) >> 32) << 32)
+#define IDX_SLOT_MAKE(dirent, hash) (((uint64_t)(dirent) + 1) | ((uint64_t)(hash) >> 32) << 32)

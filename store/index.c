@@ -2,7 +2,7 @@
 /*
  * store/index.c: opening, checking and reading an image index (format: index-format.h).
  *
- * Everything a lookup will trust is checked once, at open: the checksum, every section's bounds,
+ * Everything a lookup will trust is checked once, at open: the checksum, the sections' layout,
  * every record's offsets, lengths and inode numbers, that directory runs tile the dirent section,
  * and that the hash table has an empty slot (so every probe ends). After that, lookups read the
  * mapping without checks, allocate nothing and take no lock. Records are read with memcpy() into
@@ -77,11 +77,13 @@ static int bad(berth_error *reterr, const char *what)
 	return berth_error_set(reterr, -EBADMSG, "Damaged image index: %s", what);
 }
 
-static int check_section(const store_index *idx, uint64_t off, uint64_t size, uint64_t count,
-			 uint64_t rec, berth_error *reterr)
+/* Sections follow each other in a fixed order without gaps: *pos is where this one must start. */
+static int check_section(const store_index *idx, uint64_t *pos, uint64_t off, uint64_t size,
+			 uint64_t count, uint64_t rec, berth_error *reterr)
 {
-	if (off % 8 || off < idx->h.header_size || !in_bounds(off, size, idx->len))
-		return bad(reterr, "section out of bounds");
+	if (off != *pos || off % 8 || !in_bounds(off, size, idx->len))
+		return bad(reterr, "section out of place");
+	*pos = off + size;
 	if (rec && (count > size / rec || count * rec != size))
 		return bad(reterr, "section size does not match its count");
 	return 0;
@@ -104,15 +106,19 @@ static int check_header(store_index *idx, berth_error *reterr)
 		return bad(reterr, "checksum mismatch");
 	if (h->n_inodes < 1 || h->n_inodes > UINT32_MAX || h->n_dirents >= UINT32_MAX)
 		return bad(reterr, "inode or dirent count out of range");
-	if ((r = check_section(idx, h->inodes_off, h->inodes_size, h->n_inodes, sizeof(idx_inode),
-			       reterr)) < 0 ||
-	    (r = check_section(idx, h->dirents_off, h->dirents_size, h->n_dirents,
+	uint64_t pos = sizeof(idx_header);
+	if ((r = check_section(idx, &pos, h->inodes_off, h->inodes_size, h->n_inodes,
+			       sizeof(idx_inode), reterr)) < 0 ||
+	    (r = check_section(idx, &pos, h->dirents_off, h->dirents_size, h->n_dirents,
 			       sizeof(idx_dirent), reterr)) < 0 ||
-	    (r = check_section(idx, h->xattrs_off, h->xattrs_size, h->xattrs_size / sizeof(idx_xattr),
-			       sizeof(idx_xattr), reterr)) < 0 ||
-	    (r = check_section(idx, h->hash_off, h->hash_size, h->hash_size / 8, 8, reterr)) < 0 ||
-	    (r = check_section(idx, h->strings_off, h->strings_size, 0, 0, reterr)) < 0)
+	    (r = check_section(idx, &pos, h->xattrs_off, h->xattrs_size,
+			       h->xattrs_size / sizeof(idx_xattr), sizeof(idx_xattr), reterr)) < 0 ||
+	    (r = check_section(idx, &pos, h->hash_off, h->hash_size, h->hash_size / 8, 8,
+			       reterr)) < 0 ||
+	    (r = check_section(idx, &pos, h->strings_off, h->strings_size, 0, 0, reterr)) < 0)
 		return r;
+	if (pos != idx->len)
+		return bad(reterr, "bytes after the last section");
 	uint64_t slots = h->hash_size / 8;
 	if (slots == 0 || (slots & (slots - 1)) || slots / 2 < h->n_dirents)
 		return bad(reterr, "hash table size");
@@ -146,13 +152,15 @@ static bool mode_valid(uint32_t mode)
 
 /* next_dirent: where this directory's run must start (runs tile the dirent section). */
 static int check_inode(const store_index *idx, store_ino ino, uint64_t *next_dirent,
-		       berth_error *reterr)
+		       uint64_t *content, berth_error *reterr)
 {
 	idx_inode n;
 
 	get_inode(idx, ino, &n);
 	if (!mode_valid(n.mode))
 		return bad(reterr, "inode type");
+	if (S_ISREG(n.mode) && __builtin_add_overflow(*content, n.size, content))
+		return bad(reterr, "content size overflows");
 	if (!in_bounds(n.xattr_first, n.n_xattrs, idx->n_xattrs))
 		return bad(reterr, "inode xattrs out of bounds");
 	if (S_ISLNK(n.mode) && !in_bounds(n.u.link_off, n.aux, idx->h.strings_size))
@@ -242,16 +250,19 @@ static int check_hash(const store_index *idx, berth_error *reterr)
 
 static int check_records(const store_index *idx, berth_error *reterr)
 {
-	uint64_t next_dirent = 0;
+	uint64_t next_dirent = 0, content = 0;
 	int r;
 
 	for (store_ino ino = 1; ino <= idx->h.n_inodes; ino++) {
-		r = check_inode(idx, ino, &next_dirent, reterr);
+		r = check_inode(idx, ino, &next_dirent, &content, reterr);
 		if (r < 0)
 			return r;
 	}
 	if (next_dirent != idx->h.n_dirents)
 		return bad(reterr, "directory entries not all owned");
+	/* The one header field that no section size implies (the checksum covers only sections). */
+	if (content != idx->h.content_bytes)
+		return bad(reterr, "content size does not match the inodes");
 	for (store_ino ino = 1; ino <= idx->h.n_inodes; ino++) {
 		idx_inode n;
 		get_inode(idx, ino, &n);
