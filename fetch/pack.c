@@ -7,8 +7,10 @@
  *   file contents are concatenated back into the original tar, and its SHA-256 is checked against
  *   the DiffID at the end (the bytes have gone to the sink by then, so the caller must discard
  *   them on error; an error is what a damaged store deserves);
- * - canonical: a PAX tar written by libarchive's "pax restricted" writer (ustar headers, PAX
- *   records only where ustar cannot say it: long names, big numbers, xattrs, sub-second mtimes).
+ * - canonical: a PAX tar written by libarchive's pax writer: ustar headers, with PAX records only
+ *   where ustar cannot say it (long or non-ASCII names, big numbers, xattrs, sub-second mtimes;
+ *   the "restricted" variant would drop sub-second mtimes). Names under a pinned locale
+ *   (fetch/locale-pin.h).
  *   Entries in tree order, so parents come before children; names relative without "./" (the
  *   root is "./"), directories with a trailing '/'; hard links after every other entry, since a
  *   tar reader needs a link's target before the link and tree order does not promise that;
@@ -32,6 +34,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "fetch/locale-pin.h"
 #include "fetch/pack.h"
 #include "fetch/split.h"
 #include "store/tree.h"
@@ -384,6 +387,7 @@ static void archive_entry_freep(struct archive_entry **e)
 
 static int canonical(store *s, const store_tree *t, tar_out *o, berth_error *reterr)
 {
+	_cleanup_(locale_pin_undo) locale_pin pin = locale_pin_utf8();
 	_cleanup_(archive_write_freep) struct archive *a = archive_write_new();
 	_cleanup_(archive_entry_freep) struct archive_entry *e = archive_entry_new();
 	canon c = { .s = s, .a = a, .e = e, .o = o, .reterr = reterr };
@@ -391,7 +395,7 @@ static int canonical(store *s, const store_tree *t, tar_out *o, berth_error *ret
 
 	if (!a || !e)
 		return -ENOMEM;
-	if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
+	if (archive_write_set_format_pax(a) != ARCHIVE_OK ||
 	    archive_write_add_filter_none(a) != ARCHIVE_OK ||
 	    archive_write_set_bytes_per_block(a, TAR_RECORD) != ARCHIVE_OK ||
 	    archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||

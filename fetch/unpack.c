@@ -43,6 +43,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include "fetch/locale-pin.h"
 #include "fetch/split.h"
 #include "fetch/tarlayer.h"
 #include "fetch/unpack.h"
@@ -704,6 +705,7 @@ int fetch_unpack_fd(store *s, int fd, const fetch_unpack_opts *opts, fetch_unpac
 		    berth_error *reterr)
 {
 	static const fetch_unpack_opts no_opts = {};
+	_cleanup_(locale_pin_undo) locale_pin pin = locale_pin_utf8();
 	_cleanup_(unpack_done) unpack u = {
 		.s = s, .opts = opts ? opts : &no_opts, .reterr = reterr, .fd = fd, .track = true,
 	};

@@ -64,6 +64,8 @@ def full(out, fmt):
     t.add("dev/sda", tarfile.BLKTYPE, mode=0o660, dev=(8, 0))
     t.add("dev/fifo", tarfile.FIFOTYPE, mode=0o600)
     t.add("tmp/", D, mode=0o1777)
+    # A name that is not UTF-8 (a raw 0xff byte): bytes in ustar/GNU, hdrcharset=BINARY in PAX.
+    t.add("etc/bin\udcffary", data=b"binary name\n")
     if fmt == "ustar":
         # ustar's prefix field: a 100-byte component in front of a 90-byte name.
         t.add("p" * 100 + "/" + "n" * 90, data=b"long ustar name\n")

@@ -135,8 +135,8 @@ static void test_fetch_unpack__tree_metadata(void **state)
 	assert_int_equal(unpack_mem(t.s, tar.data, tar.len, NULL, &res, &err), 0);
 	load_tree(&t, &res.layer.tree, &tree);
 	/* Every tar entry is one tree entry ("./" is the root ""). */
-	assert_int_equal(store_tree_count(tree), 23);
-	assert_int_equal(res.entries, 23);
+	assert_int_equal(store_tree_count(tree), 24);
+	assert_int_equal(res.entries, 24);
 	e = find(tree, "");
 	assert_int_equal(e->type, STORE_ENTRY_DIR);
 	assert_int_equal(e->mode, 0755);
@@ -184,6 +184,7 @@ static void test_fetch_unpack__tree_metadata(void **state)
 	assert_int_equal(e->uid, 3000000000u);
 	assert_int_equal(e->gid, 70000);
 	find(tree, "etc/\xc3\xa9t\xc3\xa9"); /* the UTF-8 bytes of the PAX path, as they are */
+	assert_content_size(&t, find(tree, "etc/bin\xff" "ary"), 12); /* hdrcharset=BINARY */
 	tstore_close(&t);
 }
 
@@ -204,6 +205,7 @@ static void test_fetch_unpack__long_names(void **state)
 	assert_int_equal(unpack_mem(t.s, tar.data, tar.len, NULL, &res, &err), 0);
 	load_tree(&t, &res.layer.tree, &tree);
 	assert_content_size(&t, find(tree, gnu), 10);
+	assert_content_size(&t, find(tree, "etc/bin\xff" "ary"), 12);
 	make_tar(t.dir, "full", "ustar", &tar);
 	assert_int_equal(unpack_mem(t.s, tar.data, tar.len, NULL, &res, &err), 0);
 	load_tree(&t, &res.layer.tree, &tree2);
@@ -211,6 +213,7 @@ static void test_fetch_unpack__long_names(void **state)
 	memset(ustar, 'p', 100);
 	memset(ustar + 101, 'n', 90);
 	assert_content_size(&t, find(tree2, ustar), 16);
+	assert_content_size(&t, find(tree2, "etc/bin\xff" "ary"), 12);
 	tstore_close(&t);
 }
 
