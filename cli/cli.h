@@ -25,7 +25,17 @@ int cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((forma
 
 /* The verb table: name and one line of help. Keep it sorted. */
 #define CLI_VERBS(X) \
+	X(fsck, "check the store's objects, quarantine corrupt ones") \
+	X(gc, "delete what no image, mount or container needs") \
+	X(history, "show the history of an image") \
+	X(images, "list images") \
+	X(import, "import a root filesystem tarball as an image") \
+	X(inspect, "show images' configuration as JSON") \
+	X(load, "load images from an OCI layout or docker save archive") \
 	X(mount, "mount an image's file system on a directory") \
+	X(rmi, "remove images") \
+	X(save, "save images to an OCI layout archive") \
+	X(tag, "give an image another name") \
 	X(umount, "unmount a file system mounted by 'berth mount'") \
 	X(version, "show berth's version")
 
