@@ -41,6 +41,8 @@ int buf_reserve(buf *b, size_t extra)
 		return -ENOMEM;
 	b->data = n;
 	b->cap = cap;
+	/* The invariant of buf.h: data[len] is NUL as soon as data exists, even for len 0. */
+	b->data[b->len] = '\0';
 	return 0;
 }
 
