@@ -68,6 +68,10 @@ typedef struct loader {
 
 	cached_layer *layers;
 	size_t n_layers;
+	/* Images this load created (they did not exist before): removed again if it fails. */
+	store_digest *created;
+	size_t n_created;
+	bool setting_refs; /* past this point, images stay: a ref may name them already */
 	fetch_load_result *res;
 } loader;
 
@@ -79,6 +83,7 @@ static void loader_done(loader *l)
 	}
 	free(l->members);
 	free(l->layers);
+	free(l->created);
 	safe_close(l->cur_fd);
 	store_hasher_free(l->hasher);
 	safe_close(l->spool_fd);
@@ -106,6 +111,34 @@ static int warn(loader *l, const char *fmt, ...)
 		return r;
 	l->res->n_warnings++;
 	return 0;
+}
+
+/*
+ * Puts "CONTEXT: " before the detail a callee set (berth_error keeps the first detail, which
+ * says what is wrong but not where), or sets CONTEXT: strerror if there is none. Returns r.
+ */
+static int in_context(loader *l, int r, const char *fmt, ...) _printf_(3, 4);
+static int in_context(loader *l, int r, const char *fmt, ...)
+{
+	berth_error *e = l->reterr;
+	size_t cl, ol;
+	char ctx[256];
+	va_list ap;
+
+	if (!e)
+		return r;
+	va_start(ap, fmt);
+	vsnprintf(ctx, sizeof(ctx), fmt, ap);
+	va_end(ap);
+	if (e->code == 0)
+		return berth_error_set(e, r, "%s: %s", ctx, strerror(-r));
+	cl = strlen(ctx) + 2; /* < sizeof(e->msg) */
+	ol = MIN(strlen(e->msg), sizeof(e->msg) - 1 - cl);
+	memmove(e->msg + cl, e->msg, ol);
+	e->msg[cl + ol] = '\0';
+	memcpy(e->msg, ctx, cl - 2);
+	memcpy(e->msg + cl - 2, ": ", 2);
+	return r;
 }
 
 /* ---- Step 1: spool ---- */
@@ -156,7 +189,7 @@ static int on_member(void *userdata, const fetch_tar_member *m)
 	if (m->type == STORE_ENTRY_DIR || m->type == 0)
 		return 0; /* directories and devices say nothing about blobs */
 	if (normalize(m->path, &path) < 0 || !path[0])
-		return berth_error_set(l->reterr, -EBADMSG, "archive member '%s': bad path", m->path);
+		return berth_error_set(l->reterr, -EBADMSG, "archive member '%s': '..' in its path", m->path);
 	if (m->type == STORE_ENTRY_HARDLINK && (!m->link || normalize(m->link, &link) < 0))
 		return berth_error_set(l->reterr, -EBADMSG, "archive member '%s': bad link target",
 				       m->path);
@@ -401,7 +434,7 @@ static int ingest_layer(loader *l, const member *m, const store_digest *blob,
 		return berth_error_set(l->reterr, fd, "cannot read the spooled '%s'", m->path);
 	r = fetch_unpack_fd(l->s, fd, &uo, &res, l->reterr);
 	if (r < 0)
-		return berth_error_set(l->reterr, r, "layer %zu ('%s')", i, m->path);
+		return in_context(l, r, "layer %zu", i);
 	l->ingested_bytes += m->size;
 	v = realloc(l->layers, (l->n_layers + 1) * sizeof(*v));
 	if (!v)
@@ -442,7 +475,7 @@ static int create_image(loader *l, const buf *config, const member *const *layer
 	int r;
 
 	if ((r = fetch_oci_config_parse(config->data, config->len, &c, l->reterr)) < 0)
-		return berth_error_set(l->reterr, r, "bad image config");
+		return in_context(l, r, "bad image config");
 	if (c->n_diff_ids != n_layers)
 		return berth_error_set(l->reterr, -EBADMSG,
 				       "the manifest has %zu layers but the config %zu diff_ids",
@@ -454,6 +487,14 @@ static int create_image(loader *l, const buf *config, const member *const *layer
 		if ((r = ingest_layer(l, layer_members[i], blobs ? &blobs[i] : NULL, &c->diff_ids[i],
 				      i, &layers[i])) < 0)
 			return r;
+	store_digest_buf(config->data, config->len, &id);
+	if (store_image_exists(l->s, &id) <= 0) {
+		store_digest *v = realloc(l->created, (l->n_created + 1) * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		l->created = v;
+		v[l->n_created++] = id;
+	}
 	if ((r = store_image_create(l->s, config->data, config->len, layers, n_layers, &id,
 				    l->reterr)) < 0)
 		return r;
@@ -476,7 +517,7 @@ static int image_from_manifest(loader *l, const blob_ref *d, size_t *ret_idx)
 	if ((r = read_blob(l, &d->digest, d->size, "manifest", &mb)) < 0)
 		return r;
 	if ((r = fetch_oci_manifest_parse(mb.data, mb.len, &m, l->reterr)) < 0)
-		return berth_error_set(l->reterr, r, "bad manifest");
+		return in_context(l, r, "bad manifest");
 	if ((r = read_blob(l, &m->config.digest, m->config.size, "config", &cb)) < 0)
 		return r;
 	lm = calloc(m->n_layers + 1, sizeof(*lm));
@@ -525,7 +566,7 @@ static int pick_manifest(loader *l, const fetch_oci_descriptor *d, int depth, bl
 	if ((r = read_blob(l, &d->digest, d->size, "index", &b)) < 0)
 		return r;
 	if ((r = fetch_oci_index_parse(b.data, b.len, &idx, l->reterr)) < 0)
-		return berth_error_set(l->reterr, r, "bad nested index");
+		return in_context(l, r, "bad nested index");
 	for (size_t i = 0; i < idx->n_manifests && !pick; i++)
 		if (idx->manifests[i].has_platform &&
 		    fetch_oci_platform_is_host(&idx->manifests[i].platform))
@@ -609,7 +650,7 @@ static int load_oci(loader *l, const member *index_json)
 	if ((r = read_member(l, index_json, "index", &b)) < 0)
 		return r;
 	if ((r = fetch_oci_index_parse(b.data, b.len, &idx, l->reterr)) < 0)
-		return berth_error_set(l->reterr, r, "bad index.json");
+		return in_context(l, r, "bad index.json");
 	for (size_t i = 0; i < idx->n_manifests; i++) {
 		const fetch_oci_descriptor *d = &idx->manifests[i];
 		char *name = NULL;
@@ -625,7 +666,7 @@ static int load_oci(loader *l, const member *index_json)
 		if (r > 0)
 			r = image_from_manifest(l, &md, &img);
 		if (r < 0)
-			return berth_error_set(l->reterr, r, "index.json entry %zu", i);
+			return in_context(l, r, "index.json entry %zu", i);
 		if ((r = name_from_annotations(l, d, &name)) < 0)
 			return r;
 		if (name && (r = add_name(l, img, name)) < 0)
@@ -691,10 +732,10 @@ static int load_docker(loader *l, const member *manifest_json)
 	if ((r = read_member(l, manifest_json, "manifest", &b)) < 0)
 		return r;
 	if ((r = fetch_docker_save_manifest_parse(b.data, b.len, &e, &n, l->reterr)) < 0)
-		return berth_error_set(l->reterr, r, "bad manifest.json");
+		return in_context(l, r, "bad manifest.json");
 	for (size_t i = 0; i < n && r >= 0; i++)
 		if ((r = load_docker_entry(l, &e[i])) < 0)
-			berth_error_set(l->reterr, r, "manifest.json entry %zu", i);
+			in_context(l, r, "manifest.json entry %zu", i);
 	fetch_docker_save_manifest_free(e, n);
 	return r;
 }
@@ -771,6 +812,7 @@ static int load_locked(loader *l, int fd)
 		return r;
 	if (l->res->n_images == 0)
 		return berth_error_set(l->reterr, -ENOENT, "the archive holds no image");
+	l->setting_refs = true;
 	return set_refs(l);
 }
 
@@ -792,6 +834,9 @@ int fetch_layout_load(store *s, int fd, const fetch_load_opts *opts, fetch_load_
 	if ((r = store_write_begin(s)) < 0)
 		return berth_error_set(reterr, r, "cannot lock the store");
 	r = load_locked(&l, fd);
+	/* A failed load leaves the store as it found it (gc takes the objects): no new images. */
+	for (size_t i = 0; r < 0 && !l.setting_refs && i < l.n_created; i++)
+		(void)store_image_remove(s, &l.created[i]);
 	loader_done(&l);
 	store_write_end(s);
 	if (r < 0) {
