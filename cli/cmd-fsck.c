@@ -23,12 +23,13 @@ static void report(void *userdata, const char *problem)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: berth fsck\n\n"
-		   "Check the store: rehash every object (moving corrupt ones to quarantine/), and\n"
-		   "check that every object images, names and pins need is present. Prints one line\n"
-		   "per problem and exits with status 1 if there is any.\n\n"
-		   "Options:\n"
-		   "  -h, --help        show this help\n");
+	fprintf(f,
+		"Usage: berth fsck\n\n"
+		"Check the store: rehash every object (moving corrupt ones to quarantine/), and\n"
+		"check that every object images, names and pins need is present. Prints one line\n"
+		"per problem and exits with status 1 if there is any.\n\n"
+		"Options:\n"
+		"  -h, --help        show this help\n");
 }
 
 int cli_cmd_fsck(cli_ctx *ctx, int argc, char **argv)

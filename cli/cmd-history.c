@@ -62,7 +62,8 @@ static int build_rows(store *s, const store_image *img, const fetch_oci_config *
 	for (size_t i = 0; i < n; i++) {
 		rows[i].h = use_history ? &c->history[i] : NULL;
 		rows[i].has_layer = !use_history || !c->history[i].empty_layer;
-		if (rows[i].has_layer && (r = layer_size(s, &img->layers[li++], &rows[i].size)) < 0) {
+		if (rows[i].has_layer &&
+		    (r = layer_size(s, &img->layers[li++], &rows[i].size)) < 0) {
 			free(rows);
 			return r;
 		}
@@ -172,7 +173,9 @@ static void usage(FILE *f)
 
 int cli_cmd_history(cli_ctx *ctx, int argc, char **argv)
 {
-	enum { OPT_NO_TRUNC = 0x100 };
+	enum {
+		OPT_NO_TRUNC = 0x100
+	};
 	static const struct option opts[] = {
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "no-trunc", no_argument, NULL, OPT_NO_TRUNC },

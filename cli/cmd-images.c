@@ -178,7 +178,8 @@ static int print_rows(const lister *l, bool quiet, bool no_trunc, bool digests)
 		else
 			snprintf(ago, sizeof(ago), "N/A");
 		format_size(rw->size, size, sizeof(size));
-		const char *repo = rw->repo ? rw->repo : "<none>", *tag = rw->tag ? rw->tag : "<none>";
+		const char *repo = rw->repo ? rw->repo : "<none>",
+			   *tag = rw->tag ? rw->tag : "<none>";
 		const char *c6[] = { repo, tag, "<none>", id, ago, size };
 		const char *c5[] = { repo, tag, id, ago, size };
 		if ((r = cli_table_add(t, digests ? c6 : c5)) < 0)
@@ -191,14 +192,15 @@ static int print_rows(const lister *l, bool quiet, bool no_trunc, bool digests)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: berth images [OPTIONS] [REPOSITORY[:TAG]]\n\n"
-		   "List images: one row per name, and a <none> row for each unnamed image.\n\n"
-		   "Options:\n"
-		   "  -a, --all         show all images (berth has no intermediate images: the same)\n"
-		   "      --digests     show a DIGEST column\n"
-		   "      --no-trunc    show full image IDs\n"
-		   "  -q, --quiet       only image IDs\n"
-		   "  -h, --help        show this help\n");
+	fprintf(f,
+		"Usage: berth images [OPTIONS] [REPOSITORY[:TAG]]\n\n"
+		"List images: one row per name, and a <none> row for each unnamed image.\n\n"
+		"Options:\n"
+		"  -a, --all         show all images (berth has no intermediate images: the same)\n"
+		"      --digests     show a DIGEST column\n"
+		"      --no-trunc    show full image IDs\n"
+		"  -q, --quiet       only image IDs\n"
+		"  -h, --help        show this help\n");
 }
 
 /* REPOSITORY (all its tags) or REPOSITORY:TAG (that one). */
@@ -221,7 +223,10 @@ static int parse_filter(const char *arg, char **ret_repo, char **ret_name)
 
 int cli_cmd_images(cli_ctx *ctx, int argc, char **argv)
 {
-	enum { OPT_NO_TRUNC = 0x100, OPT_DIGESTS };
+	enum {
+		OPT_NO_TRUNC = 0x100,
+		OPT_DIGESTS
+	};
 	static const struct option opts[] = {
 		{ "all", no_argument, NULL, 'a' },
 		{ "quiet", no_argument, NULL, 'q' },

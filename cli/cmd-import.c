@@ -37,8 +37,9 @@ static int open_input(const char *path, uint64_t *ret_size)
 
 	if (streq(path, "-")) {
 		if (isatty(STDIN_FILENO))
-			return log_error_errno(-EINVAL, "Refusing to read a tarball from a terminal: "
-						       "pipe one in or name a file");
+			return log_error_errno(-EINVAL,
+					       "Refusing to read a tarball from a terminal: "
+					       "pipe one in or name a file");
 		fd = STDIN_FILENO;
 	} else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return log_error_errno(negative_errno(), "Failed to open '%s': %m", path);
@@ -111,8 +112,12 @@ int cli_cmd_import(cli_ctx *ctx, int argc, char **argv)
 	if ((fd = open_input(src, &size)) < 0)
 		return 1;
 	progress_init(&p, "Importing", size);
-	io = (fetch_import_opts){ .changes = changes, .message = message, .source = src,
-				  .ref_name = name, .progress = cli_progress_cb, .userdata = &p };
+	io = (fetch_import_opts){ .changes = changes,
+				  .message = message,
+				  .source = src,
+				  .ref_name = name,
+				  .progress = cli_progress_cb,
+				  .userdata = &p };
 	r = fetch_import_fd(s, fd, &io, &id, &err);
 	if (fd != STDIN_FILENO)
 		close(fd);

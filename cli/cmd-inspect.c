@@ -84,17 +84,17 @@ static json_t *config_json(const fetch_oci_config *c)
 	json_t *o = json_object();
 
 	if (!o || set(o, "Hostname", json_string("")) < 0 ||
-	    set(o, "Domainname", json_string("")) < 0 || set(o, "User", str_or_empty(c->user)) < 0 ||
-	    set(o, "AttachStdin", json_false()) < 0 || set(o, "AttachStdout", json_false()) < 0 ||
-	    set(o, "AttachStderr", json_false()) < 0 ||
+	    set(o, "Domainname", json_string("")) < 0 ||
+	    set(o, "User", str_or_empty(c->user)) < 0 || set(o, "AttachStdin", json_false()) < 0 ||
+	    set(o, "AttachStdout", json_false()) < 0 || set(o, "AttachStderr", json_false()) < 0 ||
 	    (c->exposed_ports && set(o, "ExposedPorts", set_json(c->exposed_ports)) < 0) ||
 	    set(o, "Tty", json_false()) < 0 || set(o, "OpenStdin", json_false()) < 0 ||
 	    set(o, "StdinOnce", json_false()) < 0 || set(o, "Env", strv_json(c->env)) < 0 ||
 	    set(o, "Cmd", strv_json(c->cmd)) < 0 || set(o, "Image", json_string("")) < 0 ||
 	    set(o, "Volumes", set_json(c->volumes)) < 0 ||
 	    set(o, "WorkingDir", str_or_empty(c->working_dir)) < 0 ||
-	    set(o, "Entrypoint", strv_json(c->entrypoint)) < 0 || set(o, "OnBuild", json_null()) < 0 ||
-	    set(o, "Labels", labels_json(c)) < 0 ||
+	    set(o, "Entrypoint", strv_json(c->entrypoint)) < 0 ||
+	    set(o, "OnBuild", json_null()) < 0 || set(o, "Labels", labels_json(c)) < 0 ||
 	    (c->stop_signal && set(o, "StopSignal", json_string(c->stop_signal)) < 0)) {
 		json_decref(o);
 		return NULL;
@@ -167,7 +167,8 @@ static int image_json(store *s, const store_digest *id, json_t **ret)
 	    set(o, "Author", str_or_empty(c->author)) < 0 || set(o, "Config", config_json(c)) < 0 ||
 	    set(o, "Architecture", str_or_empty(c->architecture)) < 0 ||
 	    (c->variant && set(o, "Variant", json_string(c->variant)) < 0) ||
-	    set(o, "Os", str_or_empty(c->os)) < 0 || set(o, "Size", json_integer((json_int_t)size)) < 0 ||
+	    set(o, "Os", str_or_empty(c->os)) < 0 ||
+	    set(o, "Size", json_integer((json_int_t)size)) < 0 ||
 	    set(o, "RootFS", rootfs_json(c)) < 0 || set(o, "Metadata", meta) < 0 ||
 	    set(meta, "LastTagTime", json_string(ZERO_TIME)) < 0) {
 		json_decref(o);

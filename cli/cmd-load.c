@@ -21,14 +21,15 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: berth load [OPTIONS] [REPOSITORY]\n\n"
-		   "Load images from a tar archive of an OCI image layout or a docker save archive\n"
-		   "(plain, gzip or zstd), from a file or stdin. Images the archive names only by a\n"
-		   "tag are named REPOSITORY:TAG if REPOSITORY is given, else left unnamed.\n\n"
-		   "Options:\n"
-		   "  -i, --input FILE  read from FILE instead of stdin\n"
-		   "  -q, --quiet       print nothing but errors\n"
-		   "  -h, --help        show this help\n");
+	fprintf(f,
+		"Usage: berth load [OPTIONS] [REPOSITORY]\n\n"
+		"Load images from a tar archive of an OCI image layout or a docker save archive\n"
+		"(plain, gzip or zstd), from a file or stdin. Images the archive names only by a\n"
+		"tag are named REPOSITORY:TAG if REPOSITORY is given, else left unnamed.\n\n"
+		"Options:\n"
+		"  -i, --input FILE  read from FILE instead of stdin\n"
+		"  -q, --quiet       print nothing but errors\n"
+		"  -h, --help        show this help\n");
 }
 
 static void print_result(const fetch_load_result *res, bool quiet)
@@ -47,7 +48,8 @@ static void print_result(const fetch_load_result *res, bool quiet)
 				char old[STORE_DIGEST_STR_LEN];
 				store_digest_str(&img->replaced[k], old);
 				printf("The image %s already exists, renaming the old one with ID %s to "
-				       "empty string\n", fam, old);
+				       "empty string\n",
+				       fam, old);
 			}
 			printf("Loaded image: %s\n", fam);
 		}
@@ -67,7 +69,8 @@ static int repository_arg(const char *arg, char **ret)
 	const char *last = strrchr(arg, '/');
 	if (ref.has_digest || strchr(last ? last : arg, ':')) {
 		fetch_reference_done(&ref);
-		return cli_usage_error("load", "REPOSITORY '%s' must not have a tag or digest", arg);
+		return cli_usage_error("load", "REPOSITORY '%s' must not have a tag or digest",
+				       arg);
 	}
 	r = fetch_reference_repository(&ref, ret);
 	fetch_reference_done(&ref);
@@ -115,8 +118,10 @@ int cli_cmd_load(cli_ctx *ctx, int argc, char **argv)
 		return r;
 	if (!input || streq(input, "-")) {
 		if (isatty(STDIN_FILENO))
-			return log_error("Requested load from stdin, but stdin is a terminal: use -i "
-					 "FILE or redirect"), 1;
+			return log_error(
+				       "Requested load from stdin, but stdin is a terminal: use -i "
+				       "FILE or redirect"),
+			       1;
 		fd = STDIN_FILENO;
 	} else if ((fd = open(input, O_RDONLY | O_CLOEXEC)) < 0)
 		return log_error_errno(negative_errno(), "Failed to open '%s': %m", input), 1;
@@ -135,7 +140,8 @@ int cli_cmd_load(cli_ctx *ctx, int argc, char **argv)
 		close(fd);
 	if (r < 0)
 		return log_error_errno(r, "Failed to load '%s': %s", input ? input : "-",
-				       berth_error_message(&err, r)), 1;
+				       berth_error_message(&err, r)),
+		       1;
 	print_result(&res, quiet);
 	fetch_load_result_done(&res);
 	return 0;

@@ -108,8 +108,10 @@ static int remove_by_name(store *s, const char *name, const store_digest *id, bo
 	bool last = fetch_strv_length(names) <= 1;
 	if (last && (pin = pinned_by(s, id)) && !force) {
 		_cleanup_free_ char *fam = cli_familiar(name);
-		fprintf(stderr, "Error: conflict: unable to remove repository reference \"%s\" (must "
-				"force) - image is in use by '%s'\n", fam ? fam : name, pin);
+		fprintf(stderr,
+			"Error: conflict: unable to remove repository reference \"%s\" (must "
+			"force) - image is in use by '%s'\n",
+			fam ? fam : name, pin);
 		return -EBUSY;
 	}
 	if ((r = untag(s, name)) < 0)
@@ -132,7 +134,8 @@ static int remove_by_id(store *s, const store_digest *id, bool force)
 		return conflict(id, why);
 	}
 	if (repositories(names) > 1 && !force)
-		return conflict(id, "(must be forced) - image is referenced in multiple repositories");
+		return conflict(id,
+				"(must be forced) - image is referenced in multiple repositories");
 	for (size_t i = 0; names[i]; i++)
 		if ((r = untag(s, names[i])) < 0)
 			return r;
@@ -152,19 +155,22 @@ static int remove_one(store *s, const char *arg, bool force)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: berth rmi [OPTIONS] IMAGE [IMAGE...]\n\n"
-		   "Remove images by name or ID. A name is untagged; the image is deleted with its\n"
-		   "last name, or when given by ID. Run 'berth gc' to reclaim the space.\n\n"
-		   "Options:\n"
-		   "  -f, --force       remove an image referenced in several repositories; untag\n"
-		   "                    the last name of an image in use (the image stays)\n"
-		   "      --no-prune    accepted for Docker compatibility (berth has no parents)\n"
-		   "  -h, --help        show this help\n");
+	fprintf(f,
+		"Usage: berth rmi [OPTIONS] IMAGE [IMAGE...]\n\n"
+		"Remove images by name or ID. A name is untagged; the image is deleted with its\n"
+		"last name, or when given by ID. Run 'berth gc' to reclaim the space.\n\n"
+		"Options:\n"
+		"  -f, --force       remove an image referenced in several repositories; untag\n"
+		"                    the last name of an image in use (the image stays)\n"
+		"      --no-prune    accepted for Docker compatibility (berth has no parents)\n"
+		"  -h, --help        show this help\n");
 }
 
 int cli_cmd_rmi(cli_ctx *ctx, int argc, char **argv)
 {
-	enum { OPT_NO_PRUNE = 0x100 };
+	enum {
+		OPT_NO_PRUNE = 0x100
+	};
 	static const struct option opts[] = {
 		{ "force", no_argument, NULL, 'f' },
 		{ "no-prune", no_argument, NULL, OPT_NO_PRUNE },

@@ -71,9 +71,10 @@ static void warn_rewritten(const named *n, const fetch_save_result *res)
 				who = n->names[k];
 		store_digest_str(&res->images[i].id, a);
 		store_digest_str(&res->images[i].saved_id, b);
-		log_warning("The saved image %s%s%s has ID %s, not %s: a layer without its original "
-			    "tar was written in canonical form, with a new DiffID",
-			    who ? "'" : "", who ? who : a, who ? "'" : "", b, a);
+		log_warning(
+			"The saved image %s%s%s has ID %s, not %s: a layer without its original "
+			"tar was written in canonical form, with a new DiffID",
+			who ? "'" : "", who ? who : a, who ? "'" : "", b, a);
 	}
 }
 
@@ -85,8 +86,9 @@ static int open_output(const char *path, char **ret_tmp)
 
 	if (!path) {
 		if (isatty(STDOUT_FILENO))
-			return log_error_errno(-EINVAL, "Cowardly refusing to save to a terminal: use "
-						       "the -o flag or redirect");
+			return log_error_errno(-EINVAL,
+					       "Cowardly refusing to save to a terminal: use "
+					       "the -o flag or redirect");
 		return STDOUT_FILENO;
 	}
 	if (asprintf(&tmp, "%s.tmp-XXXXXX", path) < 0)

@@ -10,11 +10,12 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: berth tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]\n\n"
-		   "Give the image SOURCE_IMAGE (a name or an ID) the name TARGET_IMAGE, replacing\n"
-		   "whatever that name pointed at.\n\n"
-		   "Options:\n"
-		   "  -h, --help        show this help\n");
+	fprintf(f,
+		"Usage: berth tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]\n\n"
+		"Give the image SOURCE_IMAGE (a name or an ID) the name TARGET_IMAGE, replacing\n"
+		"whatever that name pointed at.\n\n"
+		"Options:\n"
+		"  -h, --help        show this help\n");
 }
 
 int cli_cmd_tag(cli_ctx *ctx, int argc, char **argv)
@@ -45,6 +46,7 @@ int cli_cmd_tag(cli_ctx *ctx, int argc, char **argv)
 		return 1;
 	if ((r = store_ref_set(s, target, &id)) < 0)
 		return log_error_errno(r, "Failed to tag '%s' as '%s': %m", argv[optind],
-				       argv[optind + 1]), 1;
+				       argv[optind + 1]),
+		       1;
 	return 0;
 }

@@ -74,8 +74,10 @@ int cli_parse_store_name(const char *verb, const char *arg, char **ret)
 		return log_error_errno(r, "%s: %s", verb, berth_error_message(&err, r));
 	if (!ref.tag) {
 		fetch_reference_done(&ref);
-		return log_error_errno(-EINVAL, "%s: '%s' has a digest but no tag: an image name "
-					       "needs NAME[:TAG]", verb, arg);
+		return log_error_errno(-EINVAL,
+				       "%s: '%s' has a digest but no tag: an image name "
+				       "needs NAME[:TAG]",
+				       verb, arg);
 	}
 	r = fetch_reference_store_name(&ref, ret);
 	fetch_reference_done(&ref);
@@ -225,7 +227,8 @@ void cli_table_print(const cli_table *t, FILE *f)
 			const char *cell = t->cells[r * t->n_cols + c];
 			fputs(cell, f);
 			if (c + 1 < t->n_cols)
-				fprintf(f, "%*s", (int)(MAX(w[c], (size_t)10) - text_width(cell)), "");
+				fprintf(f, "%*s", (int)(MAX(w[c], (size_t)10) - text_width(cell)),
+					"");
 		}
 		fputc('\n', f);
 	}

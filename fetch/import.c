@@ -61,8 +61,8 @@ static int split_words(const char *s, char ***ret, berth_error *reterr)
 					return -ENOMEM;
 			}
 			if (*s != q)
-				return berth_error_set(reterr, -EINVAL, "unterminated quote in '%s'",
-						       orig);
+				return berth_error_set(reterr, -EINVAL,
+						       "unterminated quote in '%s'", orig);
 			s++;
 		}
 		if (fetch_strv_push(&words, w.data ? w.data : "") < 0)
@@ -339,7 +339,8 @@ int fetch_import_apply_change(fetch_oci_config *c, const char *change, berth_err
 	}
 	return berth_error_set(reterr, -EINVAL,
 			       "unknown --change instruction '%s' (CMD, ENTRYPOINT, ENV, EXPOSE, "
-			       "LABEL, USER, VOLUME, WORKDIR, STOPSIGNAL)", word);
+			       "LABEL, USER, VOLUME, WORKDIR, STOPSIGNAL)",
+			       word);
 }
 
 /* The config of an imported image, before its layer is known. */

@@ -22,10 +22,10 @@
 int fetch_import_apply_change(fetch_oci_config *c, const char *change, berth_error *reterr);
 
 typedef struct fetch_import_opts {
-	char *const *changes;  /* NULL-terminated, may be NULL */
-	const char *message;   /* -m; NULL: "Imported from <source>" */
-	const char *source;    /* "-" or the file name, for the default message */
-	const char *ref_name;  /* store name to point at the image, or NULL */
+	char *const *changes; /* NULL-terminated, may be NULL */
+	const char *message;  /* -m; NULL: "Imported from <source>" */
+	const char *source;   /* "-" or the file name, for the default message */
+	const char *ref_name; /* store name to point at the image, or NULL */
 	void (*progress)(void *userdata, uint64_t raw_bytes); /* may be NULL */
 	void *userdata;
 } fetch_import_opts;

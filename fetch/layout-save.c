@@ -26,14 +26,14 @@
 #include "util/fileio.h"
 #include "util/macro.h"
 
-#define TAR_BLOCK 512
+#define TAR_BLOCK  512
 #define COPY_BLOCK (1u << 20)
 
 typedef struct blob {
 	store_digest digest;
 	uint64_t size;
-	buf data;	/* in memory (configs, manifests), or */
-	int spool;	/* index of a spool file (layers), -1 if in memory */
+	buf data;  /* in memory (configs, manifests), or */
+	int spool; /* index of a spool file (layers), -1 if in memory */
 } blob;
 
 typedef struct saved {
@@ -132,7 +132,8 @@ static int spool_open(saver *sv)
 	char path[64];
 
 	if (mkdir_p(store_dir_fd(sv->s), "tmp", 0700) < 0)
-		return berth_error_set(sv->reterr, negative_errno(), "cannot create the store's tmp");
+		return berth_error_set(sv->reterr, negative_errno(),
+				       "cannot create the store's tmp");
 	for (unsigned n = 0;; n++) {
 		snprintf(path, sizeof(path), "tmp/save-%d-%u", (int)getpid(), n);
 		if (mkdirat(store_dir_fd(sv->s), path, 0700) == 0)
@@ -144,9 +145,9 @@ static int spool_open(saver *sv)
 	if (!(sv->spool_path = strdup(path)))
 		return -ENOMEM;
 	sv->spool_fd = openat(store_dir_fd(sv->s), path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	return sv->spool_fd < 0 ? berth_error_set(sv->reterr, negative_errno(), "cannot open '%s'",
-						   path)
-				: 0;
+	return sv->spool_fd < 0
+		       ? berth_error_set(sv->reterr, negative_errno(), "cannot open '%s'", path)
+		       : 0;
 }
 
 static void spool_name(unsigned i, char out[32])
@@ -212,7 +213,8 @@ static int save_manifest(saver *sv, saved *si, uint64_t config_size, const packe
 	fetch_oci_manifest m = {
 		.schema_version = 2,
 		.media_type = (char *)FETCH_OCI_MT_MANIFEST,
-		.config = { .media_type = (char *)FETCH_OCI_MT_CONFIG, .digest = si->config,
+		.config = { .media_type = (char *)FETCH_OCI_MT_CONFIG,
+			    .digest = si->config,
 			    .size = config_size },
 		.n_layers = si->n_layers,
 	};
@@ -405,7 +407,8 @@ static int index_entry(const saved *si, const char *name, fetch_oci_descriptor *
 		return 0;
 	colon = strrchr(name, ':');
 	/* containerd's full name, and the OCI ref.name as Docker writes it: the tag. */
-	if ((r = fetch_oci_descriptor_annotate(d, FETCH_CONTAINERD_ANNOTATION_IMAGE_NAME, name)) < 0 ||
+	if ((r = fetch_oci_descriptor_annotate(d, FETCH_CONTAINERD_ANNOTATION_IMAGE_NAME, name)) <
+		    0 ||
 	    (r = fetch_oci_descriptor_annotate(d, FETCH_OCI_ANNOTATION_REF_NAME,
 					       colon ? colon + 1 : name)) < 0)
 		return r;
@@ -426,8 +429,8 @@ static int write_index(saver *sv, const fetch_save_image *images, size_t n)
 		bool dup = false;
 		for (size_t k = 0; k < i; k++)
 			dup |= store_digest_eq(&images[k].id, &images[i].id) &&
-			       (!images[i].name || (images[k].name &&
-						    streq(images[k].name, images[i].name)));
+			       (!images[i].name ||
+				(images[k].name && streq(images[k].name, images[i].name)));
 		const saved *si = find_saved(sv, &images[i].id);
 		assert(si); /* every image named was saved */
 		if (!dup)
@@ -461,7 +464,8 @@ static int docker_entry(const saved *si, const fetch_save_image *images, size_t 
 		return -ENOMEM;
 	for (size_t i = 0; i < si->n_layers; i++) {
 		_cleanup_free_ char *p = NULL;
-		if ((r = blob_path(&si->layer_blobs[i], &p)) < 0 || (r = fetch_strv_push(&e->layers, p)) < 0)
+		if ((r = blob_path(&si->layer_blobs[i], &p)) < 0 ||
+		    (r = fetch_strv_push(&e->layers, p)) < 0)
 			return r;
 	}
 	for (size_t i = 0; i < n; i++) {

@@ -33,11 +33,11 @@
 #include "util/fileio.h"
 #include "util/macro.h"
 
-#define MEMBERS_MAX 1000000
+#define MEMBERS_MAX	1000000
 #define MEMBER_PATH_MAX 4096
-#define JSON_MAX ((size_t)16 << 20)
+#define JSON_MAX	((size_t)16 << 20)
 #define INDEX_DEPTH_MAX 4
-#define LINK_HOPS_MAX 16
+#define LINK_HOPS_MAX	16
 
 typedef struct member {
 	char *path; /* normalized: no "./", no empty or "." components */
@@ -189,7 +189,8 @@ static int on_member(void *userdata, const fetch_tar_member *m)
 	if (m->type == STORE_ENTRY_DIR || m->type == 0)
 		return 0; /* directories and devices say nothing about blobs */
 	if (normalize(m->path, &path) < 0 || !path[0])
-		return berth_error_set(l->reterr, -EBADMSG, "archive member '%s': '..' in its path", m->path);
+		return berth_error_set(l->reterr, -EBADMSG, "archive member '%s': '..' in its path",
+				       m->path);
 	if (m->type == STORE_ENTRY_HARDLINK && (!m->link || normalize(m->link, &link) < 0))
 		return berth_error_set(l->reterr, -EBADMSG, "archive member '%s': bad link target",
 				       m->path);
@@ -208,14 +209,16 @@ static int on_member(void *userdata, const fetch_tar_member *m)
 		l->members = v;
 	}
 	nm = &l->members[l->n_members++];
-	*nm = (member){ .path = TAKE_PTR(path), .type = m->type, .link = TAKE_PTR(link),
-			.size = m->size };
+	*nm = (member){
+		.path = TAKE_PTR(path), .type = m->type, .link = TAKE_PTR(link), .size = m->size
+	};
 	if (m->type != STORE_ENTRY_REG)
 		return 0;
 	spool_name(l->n_members - 1, name);
 	l->cur_fd = openat(l->spool_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (l->cur_fd < 0)
-		return berth_error_set(l->reterr, negative_errno(), "cannot spool '%s': %m", m->path);
+		return berth_error_set(l->reterr, negative_errno(), "cannot spool '%s': %m",
+				       m->path);
 	l->cur_written = 0;
 	return 1;
 }
@@ -265,7 +268,8 @@ static int check_blobs(loader *l)
 		if (!streq(m->path + 13, want + 7))
 			return berth_error_set(l->reterr, -EBADMSG,
 					       "blob '%s' does not match its digest (its content "
-					       "hashes to %s)", m->path, want);
+					       "hashes to %s)",
+					       m->path, want);
 	}
 	return 0;
 }
@@ -374,7 +378,8 @@ static const member *blob_member(loader *l, const store_digest *d, const char *w
 	store_digest_hex(d, path + 13);
 	m = resolve(l, path);
 	if (!m) {
-		berth_error_set(l->reterr, -ENOENT, "%s blob '%s' is not in the archive", what, path);
+		berth_error_set(l->reterr, -ENOENT, "%s blob '%s' is not in the archive", what,
+				path);
 		return NULL;
 	}
 	/* Links may lead anywhere in the archive: check what they lead to. */
@@ -395,8 +400,9 @@ static int read_blob(loader *l, const store_digest *d, uint64_t size, const char
 		return -ENOENT;
 	if (m->size != size)
 		return berth_error_set(l->reterr, -EBADMSG,
-				       "%s blob '%s' has %llu bytes, its descriptor says %llu", what,
-				       m->path, (unsigned long long)m->size, (unsigned long long)size);
+				       "%s blob '%s' has %llu bytes, its descriptor says %llu",
+				       what, m->path, (unsigned long long)m->size,
+				       (unsigned long long)size);
 	return read_member(l, m, what, out);
 }
 
@@ -484,8 +490,8 @@ static int create_image(loader *l, const buf *config, const member *const *layer
 	if (!layers)
 		return -ENOMEM;
 	for (size_t i = 0; i < n_layers; i++)
-		if ((r = ingest_layer(l, layer_members[i], blobs ? &blobs[i] : NULL, &c->diff_ids[i],
-				      i, &layers[i])) < 0)
+		if ((r = ingest_layer(l, layer_members[i], blobs ? &blobs[i] : NULL,
+				      &c->diff_ids[i], i, &layers[i])) < 0)
 			return r;
 	store_digest_buf(config->data, config->len, &id);
 	if (store_image_exists(l->s, &id) <= 0) {
@@ -533,10 +539,12 @@ static int image_from_manifest(loader *l, const blob_ref *d, size_t *ret_idx)
 		if (!(lm[i] = blob_member(l, &ld->digest, "layer")))
 			return -ENOENT;
 		if (lm[i]->size != ld->size)
-			return berth_error_set(l->reterr, -EBADMSG,
-					       "layer blob '%s' has %llu bytes, its descriptor says "
-					       "%llu", lm[i]->path, (unsigned long long)lm[i]->size,
-					       (unsigned long long)ld->size);
+			return berth_error_set(
+				l->reterr, -EBADMSG,
+				"layer blob '%s' has %llu bytes, its descriptor says "
+				"%llu",
+				lm[i]->path, (unsigned long long)lm[i]->size,
+				(unsigned long long)ld->size);
 		blobs[i] = ld->digest;
 	}
 	return create_image(l, &cb, lm, blobs, m->n_layers, ret_idx);
@@ -558,7 +566,8 @@ static int pick_manifest(loader *l, const fetch_oci_descriptor *d, int depth, bl
 		*ret = (blob_ref){ d->digest, d->size };
 		return 1;
 	}
-	if (!streq(d->media_type, FETCH_OCI_MT_INDEX) && !streq(d->media_type, FETCH_DOCKER_MT_LIST))
+	if (!streq(d->media_type, FETCH_OCI_MT_INDEX) &&
+	    !streq(d->media_type, FETCH_DOCKER_MT_LIST))
 		return 0;
 	if (depth >= INDEX_DEPTH_MAX)
 		return berth_error_set(l->reterr, -ELOOP, "indexes nested more than %d deep",
@@ -591,7 +600,8 @@ static bool is_bare_tag(const char *s)
 /* The store name a descriptor's annotations give, or NULL (*ret untouched). */
 static int name_from_annotations(loader *l, const fetch_oci_descriptor *d, char **ret)
 {
-	const char *full = fetch_oci_descriptor_annotation(d, FETCH_CONTAINERD_ANNOTATION_IMAGE_NAME);
+	const char *full =
+		fetch_oci_descriptor_annotation(d, FETCH_CONTAINERD_ANNOTATION_IMAGE_NAME);
 	const char *ref = fetch_oci_descriptor_annotation(d, FETCH_OCI_ANNOTATION_REF_NAME);
 	_cleanup_free_ char *joined = NULL;
 	fetch_reference r = {};
@@ -631,7 +641,8 @@ static int add_name(loader *l, size_t idx, char *name)
 		for (size_t i = 0; n[i]; i++)
 			if (streq(n[i], name)) {
 				free(n[i]);
-				memmove(&n[i], &n[i + 1], (fetch_strv_length(n) - i) * sizeof(char *));
+				memmove(&n[i], &n[i + 1],
+					(fetch_strv_length(n) - i) * sizeof(char *));
 				break;
 			}
 	}
@@ -708,8 +719,8 @@ static int load_docker_entry(loader *l, const fetch_docker_save_entry *e)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
 		if (!(lm[i] = resolve(l, e->layers[i])))
-			return berth_error_set(l->reterr, -ENOENT, "layer '%s' is not in the archive",
-					       e->layers[i]);
+			return berth_error_set(l->reterr, -ENOENT,
+					       "layer '%s' is not in the archive", e->layers[i]);
 	if ((r = create_image(l, &cb, lm, NULL, n, &img)) < 0)
 		return r;
 	for (size_t i = 0; e->repo_tags && e->repo_tags[i]; i++) {
@@ -770,7 +781,8 @@ static int set_refs(loader *l)
 				img->had_replaced[k] = true;
 			}
 			if ((r = store_ref_set(l->s, img->names[k], &img->id)) < 0)
-				return berth_error_set(l->reterr, r, "cannot set the reference '%s'",
+				return berth_error_set(l->reterr, r,
+						       "cannot set the reference '%s'",
 						       img->names[k]);
 		}
 	}

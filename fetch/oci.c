@@ -22,7 +22,7 @@
 #define _cleanup_json_ _cleanup_(json_decrefp)
 
 /* "where.key", or "key" at the top level. */
-#define FIELD_FMT "%s%s%s"
+#define FIELD_FMT	  "%s%s%s"
 #define FIELD(where, key) (where), (where)[0] ? "." : "", (key)
 
 /* ---- strv, kv ---- */
@@ -160,8 +160,8 @@ static int get_str(json_t *obj, const char *where, const char *key, bool require
 	return 0;
 }
 
-static int get_object(json_t *obj, const char *where, const char *key, bool required,
-		      json_t **ret, berth_error *reterr)
+static int get_object(json_t *obj, const char *where, const char *key, bool required, json_t **ret,
+		      berth_error *reterr)
 {
 	json_t *v = member(obj, key);
 
@@ -177,8 +177,8 @@ static int get_object(json_t *obj, const char *where, const char *key, bool requ
 	return 0;
 }
 
-static int get_array(json_t *obj, const char *where, const char *key, bool required,
-		     json_t **ret, berth_error *reterr)
+static int get_array(json_t *obj, const char *where, const char *key, bool required, json_t **ret,
+		     berth_error *reterr)
 {
 	json_t *v = member(obj, key);
 
@@ -203,9 +203,10 @@ static int strv_from_array(json_t *a, const char *where, const char *key, char *
 
 	if (!l)
 		return -ENOMEM;
-	json_array_foreach(a, i, v) {
+	json_array_foreach (a, i, v) {
 		if (!json_is_string(v))
-			return berth_error_set(reterr, -EBADMSG, FIELD_FMT "[%zu]: expected a string",
+			return berth_error_set(reterr, -EBADMSG,
+					       FIELD_FMT "[%zu]: expected a string",
 					       FIELD(where, key), i);
 		if (fetch_strv_push(&l, json_string_value(v)) < 0)
 			return -ENOMEM;
@@ -215,8 +216,8 @@ static int strv_from_array(json_t *a, const char *where, const char *key, char *
 }
 
 /* An array of strings; with allow_string, a lone string is a one-element list (Docker's StrSlice). */
-static int get_strv(json_t *obj, const char *where, const char *key, bool allow_string,
-		    char ***ret, berth_error *reterr)
+static int get_strv(json_t *obj, const char *where, const char *key, bool allow_string, char ***ret,
+		    berth_error *reterr)
 {
 	json_t *v = member(obj, key);
 	char **l = NULL;
@@ -249,7 +250,7 @@ static int get_keys(json_t *obj, const char *where, const char *key, char ***ret
 		return r;
 	if (!(l = strv_new_empty()))
 		return -ENOMEM;
-	json_object_foreach(o, k, v) {
+	json_object_foreach (o, k, v) {
 		if (fetch_strv_push(&l, k) < 0)
 			return -ENOMEM;
 	}
@@ -258,8 +259,8 @@ static int get_keys(json_t *obj, const char *where, const char *key, char ***ret
 }
 
 /* An object of string values (Labels, annotations). */
-static int get_kv(json_t *obj, const char *where, const char *key, fetch_kv **ret,
-		  size_t *ret_n, berth_error *reterr)
+static int get_kv(json_t *obj, const char *where, const char *key, fetch_kv **ret, size_t *ret_n,
+		  berth_error *reterr)
 {
 	fetch_kv *kv = NULL;
 	size_t n = 0;
@@ -270,7 +271,7 @@ static int get_kv(json_t *obj, const char *where, const char *key, fetch_kv **re
 	r = get_object(obj, where, key, false, &o, reterr);
 	if (r < 0 || !o)
 		return r;
-	json_object_foreach(o, k, v) {
+	json_object_foreach (o, k, v) {
 		if (!json_is_string(v))
 			r = berth_error_set(reterr, -EBADMSG, FIELD_FMT ".%s: expected a string",
 					    FIELD(where, key), k);
@@ -328,8 +329,7 @@ static int get_digest(json_t *obj, const char *where, const char *key, store_dig
 	return digest_from_string(json_string_value(v), field, ret, reterr);
 }
 
-static int get_bool(json_t *obj, const char *where, const char *key, bool *ret,
-		    berth_error *reterr)
+static int get_bool(json_t *obj, const char *where, const char *key, bool *ret, berth_error *reterr)
 {
 	json_t *v = member(obj, key);
 
@@ -476,11 +476,21 @@ void fetch_oci_time_format(int64_t sec, uint32_t nsec, char *out)
 static const struct {
 	const char *machine, *arch, *variant;
 } arch_map[] = {
-	{ "x86_64", "amd64", NULL },   { "aarch64", "arm64", NULL }, { "arm64", "arm64", NULL },
-	{ "armv7l", "arm", "v7" },     { "armv6l", "arm", "v6" },    { "armv8l", "arm", "v8" },
-	{ "i386", "386", NULL },       { "i486", "386", NULL },      { "i586", "386", NULL },
-	{ "i686", "386", NULL },       { "ppc64le", "ppc64le", NULL }, { "s390x", "s390x", NULL },
-	{ "riscv64", "riscv64", NULL }, { "mips64", "mips64le", NULL }, { "loongarch64", "loong64", NULL },
+	{ "x86_64", "amd64", NULL },
+	{ "aarch64", "arm64", NULL },
+	{ "arm64", "arm64", NULL },
+	{ "armv7l", "arm", "v7" },
+	{ "armv6l", "arm", "v6" },
+	{ "armv8l", "arm", "v8" },
+	{ "i386", "386", NULL },
+	{ "i486", "386", NULL },
+	{ "i586", "386", NULL },
+	{ "i686", "386", NULL },
+	{ "ppc64le", "ppc64le", NULL },
+	{ "s390x", "s390x", NULL },
+	{ "riscv64", "riscv64", NULL },
+	{ "mips64", "mips64le", NULL },
+	{ "loongarch64", "loong64", NULL },
 };
 
 static int host_arch_index(void)
@@ -551,8 +561,7 @@ int fetch_oci_descriptor_annotate(fetch_oci_descriptor *d, const char *key, cons
 	return kv_set(&d->annotations, &d->n_annotations, key, value);
 }
 
-static int platform_parse(json_t *o, const char *where, fetch_oci_platform *p,
-			  berth_error *reterr)
+static int platform_parse(json_t *o, const char *where, fetch_oci_platform *p, berth_error *reterr)
 {
 	int r;
 
@@ -598,8 +607,8 @@ static int descriptor_parse(json_t *o, const char *where, fetch_oci_descriptor *
 	return 0;
 }
 
-static int descriptors_parse(json_t *a, const char *key, fetch_oci_descriptor **ret,
-			     size_t *ret_n, berth_error *reterr)
+static int descriptors_parse(json_t *a, const char *key, fetch_oci_descriptor **ret, size_t *ret_n,
+			     berth_error *reterr)
 {
 	size_t n = json_array_size(a), i;
 	fetch_oci_descriptor *v = calloc(n ? n : 1, sizeof(*v));
@@ -609,7 +618,7 @@ static int descriptors_parse(json_t *a, const char *key, fetch_oci_descriptor **
 
 	if (!v)
 		return -ENOMEM;
-	json_array_foreach(a, i, o) {
+	json_array_foreach (a, i, o) {
 		snprintf(where, sizeof(where), "%s[%zu]", key, i);
 		r = descriptor_parse(o, where, &v[i], reterr);
 		if (r < 0) {
@@ -749,8 +758,8 @@ int fetch_oci_manifest_parse(const void *data, size_t len, fetch_oci_manifest **
 	    (r = get_str(j, "", "mediaType", false, &m->media_type, reterr)) < 0)
 		return r;
 	if (m->media_type && !mt_is_manifest(m->media_type))
-		return berth_error_set(reterr, -EBADMSG,
-				       "mediaType: '%s' is not an image manifest", m->media_type);
+		return berth_error_set(reterr, -EBADMSG, "mediaType: '%s' is not an image manifest",
+				       m->media_type);
 	if ((r = get_object(j, "", "config", true, &config, reterr)) < 0 ||
 	    (r = descriptor_parse(config, "config", &m->config, reterr)) < 0 ||
 	    (r = get_array(j, "", "layers", true, &layers, reterr)) < 0 ||
@@ -849,8 +858,10 @@ int fetch_oci_document_kind(const void *data, size_t len, fetch_oci_doc_kind *re
 	else if (mt && mt_is_index(json_string_value(mt)))
 		*ret = FETCH_OCI_DOC_INDEX;
 	else if (mt)
-		return berth_error_set(reterr, -EBADMSG, "mediaType: '%s' is neither an image "
-				       "manifest nor an index", json_string_value(mt));
+		return berth_error_set(reterr, -EBADMSG,
+				       "mediaType: '%s' is neither an image "
+				       "manifest nor an index",
+				       json_string_value(mt));
 	else if (json_object_get(j, "manifests"))
 		*ret = FETCH_OCI_DOC_INDEX;
 	else if (json_object_get(j, "layers") || json_object_get(j, "config"))
@@ -965,17 +976,19 @@ static int rootfs_parse(json_t *j, fetch_oci_config *c, berth_error *reterr)
 	    (r = get_str(rootfs, "rootfs", "type", true, &type, reterr)) < 0)
 		return r;
 	if (!streq(type, "layers"))
-		return berth_error_set(reterr, -EBADMSG, "rootfs.type: '%s' is not \"layers\"", type);
+		return berth_error_set(reterr, -EBADMSG, "rootfs.type: '%s' is not \"layers\"",
+				       type);
 	if ((r = get_array(rootfs, "rootfs", "diff_ids", true, &ids, reterr)) < 0)
 		return r;
 	c->diff_ids = calloc(json_array_size(ids) + 1, sizeof(store_digest));
 	if (!c->diff_ids)
 		return -ENOMEM;
-	json_array_foreach(ids, i, v) {
+	json_array_foreach (ids, i, v) {
 		snprintf(field, sizeof(field), "rootfs.diff_ids[%zu]", i);
 		if (!json_is_string(v))
 			return berth_error_set(reterr, -EBADMSG, "%s: expected a string", field);
-		if ((r = digest_from_string(json_string_value(v), field, &c->diff_ids[i], reterr)) < 0)
+		if ((r = digest_from_string(json_string_value(v), field, &c->diff_ids[i], reterr)) <
+		    0)
 			return r;
 		c->n_diff_ids = i + 1;
 	}
@@ -994,7 +1007,7 @@ static int history_parse(json_t *j, fetch_oci_config *c, berth_error *reterr)
 	c->history = calloc(json_array_size(a) + 1, sizeof(fetch_oci_history));
 	if (!c->history)
 		return -ENOMEM;
-	json_array_foreach(a, i, o) {
+	json_array_foreach (a, i, o) {
 		fetch_oci_history *h = &c->history[i];
 		snprintf(where, sizeof(where), "history[%zu]", i);
 		c->n_history = i + 1; /* owns what is parsed so far, for the free on failure */
@@ -1162,7 +1175,8 @@ static int save_entry_parse(json_t *o, size_t i, fetch_docker_save_entry *e, ber
 
 	snprintf(where, sizeof(where), "[%zu]", i);
 	if (!json_is_object(o))
-		return berth_error_set(reterr, -EBADMSG, "manifest.json%s: expected an object", where);
+		return berth_error_set(reterr, -EBADMSG, "manifest.json%s: expected an object",
+				       where);
 	if ((r = get_str(o, where, "Config", true, &e->config, reterr)) < 0 ||
 	    (r = get_strv(o, where, "RepoTags", false, &e->repo_tags, reterr)) < 0 ||
 	    (r = get_array(o, where, "Layers", true, &layers, reterr)) < 0 ||
@@ -1186,7 +1200,7 @@ int fetch_docker_save_manifest_parse(const void *data, size_t len, fetch_docker_
 	e = calloc(n ? n : 1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
-	json_array_foreach(j, i, o) {
+	json_array_foreach (j, i, o) {
 		if ((r = save_entry_parse(o, i, &e[i], reterr)) < 0) {
 			fetch_docker_save_manifest_free(e, i + 1);
 			return r;
@@ -1204,8 +1218,8 @@ int fetch_docker_save_manifest_generate(const fetch_docker_save_entry *e, size_t
 	for (size_t i = 0; a && i < n; i++) {
 		json_t *o = json_object();
 		if (json_array_append_new(a, o) < 0 || set_str(o, "Config", e[i].config) < 0 ||
-		    set(o, "RepoTags", e[i].repo_tags ? strv_to_json(e[i].repo_tags)
-						      : json_array()) < 0 ||
+		    set(o, "RepoTags",
+			e[i].repo_tags ? strv_to_json(e[i].repo_tags) : json_array()) < 0 ||
 		    set(o, "Layers", strv_to_json(e[i].layers)) < 0)
 			return -ENOMEM;
 	}

@@ -16,11 +16,11 @@
 #include "fetch/reference.h"
 #include "util/macro.h"
 
-#define NAME_TOTAL_MAX 255
-#define TAG_MAX 128
-#define DEFAULT_DOMAIN "docker.io"
+#define NAME_TOTAL_MAX	      255
+#define TAG_MAX		      128
+#define DEFAULT_DOMAIN	      "docker.io"
 #define LEGACY_DEFAULT_DOMAIN "index.docker.io"
-#define OFFICIAL_PREFIX "library/"
+#define OFFICIAL_PREFIX	      "library/"
 
 static bool is_lower_alnum(char c)
 {
@@ -168,20 +168,26 @@ static int parse_digest(const char *s, const char *d, fetch_reference *r, berth_
 	const char *colon = strchr(d, ':');
 
 	if (!colon || colon == d)
-		return berth_error_set(reterr, -EINVAL, "invalid reference format '%s': bad digest", s);
+		return berth_error_set(reterr, -EINVAL, "invalid reference format '%s': bad digest",
+				       s);
 	if (!strneq(d, "sha256:", 7))
-		return berth_error_set(reterr, -EINVAL,
-				       "invalid reference format '%s': unsupported digest algorithm "
-				       "(only sha256)", s);
+		return berth_error_set(
+			reterr, -EINVAL,
+			"invalid reference format '%s': unsupported digest algorithm "
+			"(only sha256)",
+			s);
 	if (strlen(d + 7) != STORE_DIGEST_HEX_LEN)
 		return berth_error_set(reterr, -EINVAL,
 				       "invalid reference format '%s': a sha256 digest has 64 hex "
-				       "characters", s);
+				       "characters",
+				       s);
 	for (const char *p = d + 7; *p; p++)
 		if (!is_lower_hex(*p))
-			return berth_error_set(reterr, -EINVAL,
-					       "invalid reference format '%s': digest must be lowercase "
-					       "hex", s);
+			return berth_error_set(
+				reterr, -EINVAL,
+				"invalid reference format '%s': digest must be lowercase "
+				"hex",
+				s);
 	if (store_digest_parse(d, &r->digest) < 0)
 		return berth_error_set(reterr, -EINVAL, "invalid reference format '%s': bad digest",
 				       s);
@@ -217,18 +223,25 @@ static int split_domain(const char *s, const char *name, fetch_reference *r, ber
 		return -ENOMEM;
 	}
 	if (!domain_valid(r->domain))
-		return berth_error_set(reterr, -EINVAL, "invalid reference format '%s': bad registry "
-				       "host '%s'", s, r->domain);
+		return berth_error_set(reterr, -EINVAL,
+				       "invalid reference format '%s': bad registry "
+				       "host '%s'",
+				       s, r->domain);
 	if (has_upper(r->path))
-		return berth_error_set(reterr, -EINVAL, "invalid reference format '%s': repository "
-				       "name (%s) must be lowercase", s, r->path);
+		return berth_error_set(reterr, -EINVAL,
+				       "invalid reference format '%s': repository "
+				       "name (%s) must be lowercase",
+				       s, r->path);
 	if (!path_valid(r->path))
-		return berth_error_set(reterr, -EINVAL, "invalid reference format '%s': bad "
-				       "repository name '%s'", s, r->path);
+		return berth_error_set(reterr, -EINVAL,
+				       "invalid reference format '%s': bad "
+				       "repository name '%s'",
+				       s, r->path);
 	if (strlen(r->domain) + 1 + strlen(r->path) > NAME_TOTAL_MAX)
-		return berth_error_set(reterr, -EINVAL, "invalid reference format '%s': repository "
-				       "name must not be more than %d characters", s,
-				       NAME_TOTAL_MAX);
+		return berth_error_set(reterr, -EINVAL,
+				       "invalid reference format '%s': repository "
+				       "name must not be more than %d characters",
+				       s, NAME_TOTAL_MAX);
 	return 0;
 }
 
@@ -253,8 +266,10 @@ static int parse(const char *s, fetch_reference *r, berth_error *reterr)
 	if (!s[0])
 		return berth_error_set(reterr, -EINVAL, "invalid reference format: empty name");
 	if (is_64_hex(s))
-		return berth_error_set(reterr, -EINVAL, "invalid repository name (%s), cannot specify "
-				       "64-byte hexadecimal strings", s);
+		return berth_error_set(reterr, -EINVAL,
+				       "invalid repository name (%s), cannot specify "
+				       "64-byte hexadecimal strings",
+				       s);
 	at = strchr(s, '@');
 	name = at ? strndup(s, (size_t)(at - s)) : strdup(s);
 	if (!name)
@@ -265,15 +280,19 @@ static int parse(const char *s, fetch_reference *r, berth_error *reterr)
 	slash = strrchr(name, '/');
 	if (colon && (!slash || colon > slash)) {
 		if (!tag_valid(colon + 1, strlen(colon + 1)))
-			return berth_error_set(reterr, -EINVAL, "invalid reference format '%s': bad "
-					       "tag '%s'", s, colon + 1);
+			return berth_error_set(reterr, -EINVAL,
+					       "invalid reference format '%s': bad "
+					       "tag '%s'",
+					       s, colon + 1);
 		if (!(r->tag = strdup(colon + 1)))
 			return -ENOMEM;
 		name[colon - name] = '\0';
 	}
 	if (!name[0] || name[strlen(name) - 1] == '/')
-		return berth_error_set(reterr, -EINVAL, "invalid reference format '%s': repository "
-				       "name must have at least one component", s);
+		return berth_error_set(reterr, -EINVAL,
+				       "invalid reference format '%s': repository "
+				       "name must have at least one component",
+				       s);
 	if ((k = split_domain(s, name, r, reterr)) < 0)
 		return k;
 	if (!r->tag && !r->has_digest && !(r->tag = strdup("latest")))

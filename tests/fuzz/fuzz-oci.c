@@ -29,7 +29,8 @@ static void fuzz_config(const uint8_t *data, size_t size)
 	check_refusal(r, &err);
 	if (r < 0)
 		return;
-	if (fetch_oci_config_generate(c, &b) < 0 || fetch_oci_config_parse(b.data, b.len, &c2, NULL) < 0)
+	if (fetch_oci_config_generate(c, &b) < 0 ||
+	    fetch_oci_config_parse(b.data, b.len, &c2, NULL) < 0)
 		abort();
 	if (c2->n_diff_ids != c->n_diff_ids || c2->n_history != c->n_history ||
 	    fetch_strv_length(c2->env) != fetch_strv_length(c->env) || !c2->cmd != !c->cmd ||

@@ -94,9 +94,10 @@ static void test_fetch_oci__config_minimal_and_lenient(void **state)
 	assert_int_equal(c->n_diff_ids, 0);
 	assert_null(c->cmd);
 	fetch_oci_config_free(c);
-	c = parse_config_ok("{\"architecture\":\"arm64\",\"os\":\"linux\",\"config\":{\"Cmd\":\"sh\","
-			    "\"Env\":[],\"Labels\":null},\"history\":null,"
-			    "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"" D3 "\"]}}");
+	c = parse_config_ok(
+		"{\"architecture\":\"arm64\",\"os\":\"linux\",\"config\":{\"Cmd\":\"sh\","
+		"\"Env\":[],\"Labels\":null},\"history\":null,"
+		"\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"" D3 "\"]}}");
 	assert_string_equal(c->cmd[0], "sh");
 	assert_null(c->cmd[1]);
 	assert_non_null(c->env); /* [] is present and empty */
@@ -111,11 +112,13 @@ static void test_fetch_oci__config_errors(void **state)
 	expect_config_error("[]", "object");
 	expect_config_error("{\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}",
 			    "architecture: missing");
-	expect_config_error("{\"architecture\":1,\"os\":\"linux\"}", "architecture: expected a string");
+	expect_config_error("{\"architecture\":1,\"os\":\"linux\"}",
+			    "architecture: expected a string");
 	expect_config_error("{\"architecture\":\"amd64\",\"os\":\"linux\"}", "rootfs: missing");
-	expect_config_error("{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":\"x\","
-			    "\"diff_ids\":[]}}",
-			    "rootfs.type");
+	expect_config_error(
+		"{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":\"x\","
+		"\"diff_ids\":[]}}",
+		"rootfs.type");
 	expect_config_error("{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":"
 			    "\"layers\"}}",
 			    "rootfs.diff_ids: missing");
@@ -134,12 +137,14 @@ static void test_fetch_oci__config_errors(void **state)
 	expect_config_error("{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":"
 			    "\"layers\",\"diff_ids\":[]},\"created\":\"yesterday\"}",
 			    "created: 'yesterday' is not an RFC 3339 time");
-	expect_config_error("{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":"
-			    "\"layers\",\"diff_ids\":[]},\"history\":[{},{\"empty_layer\":\"yes\"}]}",
-			    "history[1].empty_layer");
-	expect_config_error("{\"architecture\":\"amd64\",\"architecture\":\"arm64\",\"os\":\"linux\","
-			    "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}",
-			    "duplicate");
+	expect_config_error(
+		"{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":"
+		"\"layers\",\"diff_ids\":[]},\"history\":[{},{\"empty_layer\":\"yes\"}]}",
+		"history[1].empty_layer");
+	expect_config_error(
+		"{\"architecture\":\"amd64\",\"architecture\":\"arm64\",\"os\":\"linux\","
+		"\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}",
+		"duplicate");
 	expect_config_error("{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":"
 			    "\"layers\",\"diff_ids\":[]},\"config\":[]}",
 			    "config: expected an object");
@@ -204,8 +209,8 @@ static void test_fetch_oci__config_rewrite_diff_ids(void **state)
 	char *a, *r;
 
 	assert_int_equal(store_digest_parse(D3, &ids[0]), 0);
-	assert_int_equal(fetch_oci_config_rewrite_diff_ids(docker_config, strlen(docker_config), ids,
-							   1, &b, &err),
+	assert_int_equal(fetch_oci_config_rewrite_diff_ids(docker_config, strlen(docker_config),
+							   ids, 1, &b, &err),
 			 0);
 	c = parse_config_ok(b.data);
 	assert_int_equal(c->n_diff_ids, 1);
@@ -243,10 +248,20 @@ static void test_fetch_oci__time(void **state)
 		{ "2000-01-01T00:00:00.0000000001Z", 946684800, 0 },
 	};
 	static const char *const bad[] = {
-		"", "2024", "2024-05-01", "2024-05-01T12:00:00", "2024-13-01T00:00:00Z",
-		"2023-02-29T00:00:00Z", "2024-04-31T00:00:00Z", "2024-05-01T24:00:00Z",
-		"2024-05-01T12:00:00.Z", "2024-05-01T12:00:00+0200", "2024-05-01T12:00:00Zjunk",
-		"24-05-01T12:00:00Z", "2024-05-01T12:60:00Z", "2024-00-01T00:00:00Z",
+		"",
+		"2024",
+		"2024-05-01",
+		"2024-05-01T12:00:00",
+		"2024-13-01T00:00:00Z",
+		"2023-02-29T00:00:00Z",
+		"2024-04-31T00:00:00Z",
+		"2024-05-01T24:00:00Z",
+		"2024-05-01T12:00:00.Z",
+		"2024-05-01T12:00:00+0200",
+		"2024-05-01T12:00:00Zjunk",
+		"24-05-01T12:00:00Z",
+		"2024-05-01T12:60:00Z",
+		"2024-00-01T00:00:00Z",
 	};
 	char out[FETCH_OCI_TIME_MAX];
 
@@ -275,7 +290,8 @@ static void test_fetch_oci__time(void **state)
 static const char oci_manifest[] =
 	"{\"schemaVersion\":2,\"mediaType\":\"" FETCH_OCI_MT_MANIFEST "\","
 	"\"config\":{\"mediaType\":\"" FETCH_OCI_MT_CONFIG "\",\"digest\":\"" D1 "\",\"size\":123},"
-	"\"layers\":[{\"mediaType\":\"" FETCH_OCI_MT_LAYER_GZIP "\",\"digest\":\"" D2 "\",\"size\":4},"
+	"\"layers\":[{\"mediaType\":\"" FETCH_OCI_MT_LAYER_GZIP "\",\"digest\":\"" D2
+	"\",\"size\":4},"
 	"{\"mediaType\":\"" FETCH_OCI_MT_LAYER "\",\"digest\":\"" D3 "\",\"size\":0,"
 	"\"annotations\":{\"a\":\"b\"}}],\"annotations\":{\"org.example\":\"x\"}}";
 
@@ -342,9 +358,8 @@ static void test_fetch_oci__docker_manifest_and_list(void **state)
 	assert_int_equal(k, FETCH_OCI_DOC_MANIFEST);
 	assert_int_equal(fetch_oci_document_kind(dl, strlen(dl), &k, NULL), 0);
 	assert_int_equal(k, FETCH_OCI_DOC_INDEX);
-	assert_int_equal(fetch_oci_document_kind(S("{\"schemaVersion\":2,\"manifests\":[]}"), &k,
-						 NULL),
-			 0);
+	assert_int_equal(
+		fetch_oci_document_kind(S("{\"schemaVersion\":2,\"manifests\":[]}"), &k, NULL), 0);
 	assert_int_equal(k, FETCH_OCI_DOC_INDEX);
 	assert_int_equal(fetch_oci_document_kind(S("{\"schemaVersion\":1,\"fsLayers\":[]}"), &k,
 						 NULL),
@@ -379,27 +394,31 @@ static void test_fetch_oci__manifest_errors(void **state)
 	expect_manifest_error("{\"schemaVersion\":2," CFG "}", -EBADMSG, "layers: missing");
 	expect_manifest_error("{\"schemaVersion\":2,\"layers\":{}," CFG "}", -EBADMSG,
 			      "layers: expected an array");
-	expect_manifest_error("{\"schemaVersion\":2,\"layers\":[{\"mediaType\":\"m\",\"digest\":\"" D2
-			      "\"}]," CFG "}",
-			      -EBADMSG, "layers[0].size: missing");
-	expect_manifest_error("{\"schemaVersion\":2,\"layers\":[{\"mediaType\":\"m\",\"digest\":\"" D2
-			      "\",\"size\":-1}]," CFG "}",
-			      -EBADMSG, "layers[0].size");
-	expect_manifest_error("{\"schemaVersion\":2,\"layers\":[{\"mediaType\":\"m\",\"digest\":\"" D2
-			      "\",\"size\":1.5}]," CFG "}",
-			      -EBADMSG, "layers[0].size");
+	expect_manifest_error(
+		"{\"schemaVersion\":2,\"layers\":[{\"mediaType\":\"m\",\"digest\":\"" D2 "\"}]," CFG
+		"}",
+		-EBADMSG, "layers[0].size: missing");
+	expect_manifest_error(
+		"{\"schemaVersion\":2,\"layers\":[{\"mediaType\":\"m\",\"digest\":\"" D2
+		"\",\"size\":-1}]," CFG "}",
+		-EBADMSG, "layers[0].size");
+	expect_manifest_error(
+		"{\"schemaVersion\":2,\"layers\":[{\"mediaType\":\"m\",\"digest\":\"" D2
+		"\",\"size\":1.5}]," CFG "}",
+		-EBADMSG, "layers[0].size");
 	expect_manifest_error("{\"schemaVersion\":2,\"layers\":[{\"mediaType\":\"m\",\"digest\":"
 			      "\"sha256:ABC\",\"size\":1}]," CFG "}",
 			      -EBADMSG, "layers[0].digest");
-	expect_manifest_error("{\"schemaVersion\":2,\"layers\":[{\"digest\":\"" D2 "\",\"size\":1}],"
-			      CFG "}",
+	expect_manifest_error("{\"schemaVersion\":2,\"layers\":[{\"digest\":\"" D2
+			      "\",\"size\":1}]," CFG "}",
 			      -EBADMSG, "layers[0].mediaType: missing");
 	expect_manifest_error("{\"schemaVersion\":2,\"layers\":[7]," CFG "}", -EBADMSG,
 			      "layers[0]: expected an object");
 	expect_manifest_error("{\"schemaVersion\":2,\"mediaType\":\"text/plain\",\"layers\":[]," CFG
 			      "}",
 			      -EBADMSG, "not an image manifest");
-	expect_manifest_error("{\"schemaVersion\":2,\"layers\":[],\"annotations\":{\"a\":[]}," CFG "}",
+	expect_manifest_error("{\"schemaVersion\":2,\"layers\":[],\"annotations\":{\"a\":[]}," CFG
+			      "}",
 			      -EBADMSG, "annotations.a");
 	expect_manifest_error("{\"schemaVersion\":2,\"layers\":[],\"config\":{\"mediaType\":\"x\","
 			      "\"digest\":\"" D1 "\",\"size\":1,\"platform\":{\"os\":\"linux\"}}}",
@@ -409,16 +428,20 @@ static void test_fetch_oci__manifest_errors(void **state)
 static void test_fetch_oci__index_generate(void **state)
 {
 	fetch_oci_descriptor d[2] = {};
-	fetch_oci_index idx = { .schema_version = 2, .media_type = (char *)FETCH_OCI_MT_INDEX,
-				.n_manifests = 2, .manifests = d };
+	fetch_oci_index idx = { .schema_version = 2,
+				.media_type = (char *)FETCH_OCI_MT_INDEX,
+				.n_manifests = 2,
+				.manifests = d };
 	fetch_oci_index *p = NULL;
 	buf b = BUF_INIT;
 
 	d[0].media_type = strdup(FETCH_OCI_MT_MANIFEST);
 	assert_int_equal(store_digest_parse(D1, &d[0].digest), 0);
 	d[0].size = 99;
-	assert_int_equal(fetch_oci_descriptor_annotate(&d[0], FETCH_OCI_ANNOTATION_REF_NAME, "v1"), 0);
-	assert_int_equal(fetch_oci_descriptor_annotate(&d[0], FETCH_CONTAINERD_ANNOTATION_IMAGE_NAME,
+	assert_int_equal(fetch_oci_descriptor_annotate(&d[0], FETCH_OCI_ANNOTATION_REF_NAME, "v1"),
+			 0);
+	assert_int_equal(fetch_oci_descriptor_annotate(&d[0],
+						       FETCH_CONTAINERD_ANNOTATION_IMAGE_NAME,
 						       "docker.io/library/x:v1"),
 			 0);
 	d[1].media_type = strdup(FETCH_OCI_MT_MANIFEST);
@@ -445,9 +468,10 @@ static void test_fetch_oci__index_generate(void **state)
 
 static void test_fetch_oci__docker_save_manifest(void **state)
 {
-	static const char j[] = "[{\"Config\":\"blobs/sha256/aa\",\"RepoTags\":[\"busybox:latest\"],"
-				"\"Layers\":[\"blobs/sha256/bb\",\"blobs/sha256/cc\"]},"
-				"{\"Config\":\"x.json\",\"RepoTags\":null,\"Layers\":[]}]";
+	static const char j[] =
+		"[{\"Config\":\"blobs/sha256/aa\",\"RepoTags\":[\"busybox:latest\"],"
+		"\"Layers\":[\"blobs/sha256/bb\",\"blobs/sha256/cc\"]},"
+		"{\"Config\":\"x.json\",\"RepoTags\":null,\"Layers\":[]}]";
 	fetch_docker_save_entry *e = NULL, *e2 = NULL;
 	berth_error err = BERTH_ERROR_INIT;
 	size_t n = 0, n2 = 0;
@@ -476,7 +500,8 @@ static void test_fetch_oci__json_strv(void **state)
 {
 	char **l = NULL;
 
-	assert_int_equal(fetch_json_strv_parse("[\"/bin/sh\", \"-c\", \"echo \\\"hi\\\"\"]", &l), 0);
+	assert_int_equal(fetch_json_strv_parse("[\"/bin/sh\", \"-c\", \"echo \\\"hi\\\"\"]", &l),
+			 0);
 	assert_int_equal(fetch_strv_length(l), 3);
 	assert_string_equal(l[2], "echo \"hi\"");
 	fetch_strv_free(l);

@@ -28,8 +28,7 @@ static const valid_case valid[] = {
 	{ "localhost:5000/x", "localhost:5000", "x", "latest", false, "localhost:5000/x:latest" },
 	{ "localhost:5000", "docker.io", "library/localhost", "5000", false,
 	  "docker.io/library/localhost:5000" },
-	{ "127.0.0.1:5000/app:v1", "127.0.0.1:5000", "app", "v1", false,
-	  "127.0.0.1:5000/app:v1" },
+	{ "127.0.0.1:5000/app:v1", "127.0.0.1:5000", "app", "v1", false, "127.0.0.1:5000/app:v1" },
 	{ "[::1]:5000/app", "[::1]:5000", "app", "latest", false, "[::1]:5000/app:latest" },
 	{ "quay.io/a/b/c:1.0-rc_1", "quay.io", "a/b/c", "1.0-rc_1", false,
 	  "quay.io/a/b/c:1.0-rc_1" },
@@ -42,7 +41,8 @@ static const valid_case valid[] = {
 	{ "busybox:_TAG.1-x", "docker.io", "library/busybox", "_TAG.1-x", false,
 	  "docker.io/library/busybox:_TAG.1-x" },
 	{ "app@sha256:" H64, "docker.io", "library/app", NULL, true, NULL },
-	{ "app:v1@sha256:" H64, "docker.io", "library/app", "v1", true, "docker.io/library/app:v1" },
+	{ "app:v1@sha256:" H64, "docker.io", "library/app", "v1", true,
+	  "docker.io/library/app:v1" },
 	{ "127.0.0.1:5000/a/b@sha256:" H64, "127.0.0.1:5000", "a/b", NULL, true, NULL },
 };
 
@@ -70,7 +70,8 @@ static const char *const invalid[] = {
 	"base@sha256",
 	"base@sha256:abc",
 	"base@sha256:" H64 "0",
-	"base@sha256:" "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef",
+	"base@sha256:"
+	"0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef",
 	"base@sha512:" H64 H64,
 	"base@@sha256:" H64,
 	"@sha256:" H64,
