@@ -42,8 +42,8 @@
 #include "util/macro.h"
 
 #define TAR_RECORD 10240
-#define WH_PREFIX ".wh."
-#define WH_OPAQUE ".wh..wh..opq"
+#define WH_PREFIX  ".wh."
+#define WH_OPAQUE  ".wh..wh..opq"
 
 static const uint8_t zeros64k[65536];
 
@@ -98,8 +98,8 @@ static int range_chunk(store *s, range_reader *rr, size_t i)
 }
 
 /* Writes bytes [off, off+len) of entry idx's content: sparse files are split in such pieces. */
-static int write_range(store *s, range_reader *rr, uint64_t idx, const store_entry *e,
-		       uint64_t off, uint64_t len, tar_out *o)
+static int write_range(store *s, range_reader *rr, uint64_t idx, const store_entry *e, uint64_t off,
+		       uint64_t len, tar_out *o)
 {
 	size_t i = 0;
 	int r;
@@ -182,8 +182,9 @@ static int replay(store *s, const store_layer *layer, tar_out *o, berth_error *r
 	if (fetch_split_reader_init(&rd, obj.data, obj.len) < 0 ||
 	    !store_digest_eq(&rd.tree, &layer->tree) ||
 	    !store_digest_eq(&rd.diff_id, &layer->diff_id) || rd.tar_size != layer->tar_size)
-		return berth_error_set(reterr, -EBADMSG,
-				       "the layer's split object is damaged or belongs to another layer");
+		return berth_error_set(
+			reterr, -EBADMSG,
+			"the layer's split object is damaged or belongs to another layer");
 	r = store_tree_load(s, &layer->tree, &t, reterr);
 	if (r < 0)
 		return r;
@@ -346,8 +347,9 @@ static int write_entry(canon *c, const store_entry *se)
 	if (se->type == STORE_ENTRY_REG && se->content.size > 0) {
 		r = store_file_read(c->s, &se->content, data_sink, c);
 		if (r < 0)
-			return berth_error_set(c->reterr, r, "writing the content of '%s' failed: %s",
-					       se->path, strerror(-r));
+			return berth_error_set(c->reterr, r,
+					       "writing the content of '%s' failed: %s", se->path,
+					       strerror(-r));
 	}
 	if (se->flags & STORE_ENTRY_OPAQUE)
 		return write_opaque_marker(c, se);
@@ -387,7 +389,7 @@ static void archive_entry_freep(struct archive_entry **e)
 
 static int canonical(store *s, const store_tree *t, tar_out *o, berth_error *reterr)
 {
-	_cleanup_(locale_pin_undo) locale_pin pin = locale_pin_utf8();
+	_cleanup_(locale_pin_undo) _unused_ locale_pin pin = locale_pin_utf8();
 	_cleanup_(archive_write_freep) struct archive *a = archive_write_new();
 	_cleanup_(archive_entry_freep) struct archive_entry *e = archive_entry_new();
 	canon c = { .s = s, .a = a, .e = e, .o = o, .reterr = reterr };
@@ -438,7 +440,8 @@ static int pack_to(store *s, const store_layer *layer, fetch_sink_fn sink, void 
 	if (r < 0)
 		return r;
 	store_hasher_final(h, &got);
-	if (layer->has_split && (!store_digest_eq(&got, &layer->diff_id) || o.size != layer->tar_size))
+	if (layer->has_split &&
+	    (!store_digest_eq(&got, &layer->diff_id) || o.size != layer->tar_size))
 		return berth_error_set(reterr, -EBADMSG,
 				       "the rebuilt tar does not match the layer's DiffID");
 	if (ret_diff_id)
@@ -565,7 +568,8 @@ static int compressor_init(compressor *k)
 		k->z_init = true;
 	} else if (k->c == FETCH_COMPRESSION_ZSTD) {
 		k->zc = ZSTD_createCCtx();
-		if (!k->zc || ZSTD_isError(ZSTD_CCtx_setParameter(k->zc, ZSTD_c_compressionLevel, 3)))
+		if (!k->zc ||
+		    ZSTD_isError(ZSTD_CCtx_setParameter(k->zc, ZSTD_c_compressionLevel, 3)))
 			return -ENOMEM;
 	}
 	return 0;

@@ -3,10 +3,16 @@
  * fetch/pack.h: a layer in the store -> a tar stream (for save and push).
  *
  * With a STORE_SPLIT (a layer that came in as a tar) the original uncompressed tar is reproduced
- * byte for byte, so its SHA-256 equals the layer's DiffID. Without one (a layer built by commit),
- * a canonical PAX tar is generated: entries in tree order, whiteouts as ".wh.NAME", opaque
- * directories as ".wh..wh..opq", xattrs as SCHILY.xattr records, hard links as links; the same
- * tree always gives the same bytes.
+ * byte for byte, so its SHA-256 equals the layer's DiffID (checked as it is written: -EBADMSG if
+ * the store's bytes do not rebuild it). Without one (a layer built by commit, or one whose split
+ * was given up, see fetch/unpack.h), a canonical PAX tar is generated: entries in tree order, hard
+ * links last, whiteouts as ".wh.NAME", opaque directories followed by ".wh..wh..opq", xattrs as
+ * SCHILY.xattr (and LIBARCHIVE.xattr) records, no atime/ctime/user names; the same tree always
+ * gives the same bytes, and unpacking them gives the same tree (atimes aside: they come back equal
+ * to mtimes). Socket entries are not written (tar has no type for them).
+ *
+ * Compressed output is deterministic too: gzip level 6 with mtime 0 and no name in its header,
+ * zstd level 3.
  */
 #pragma once
 
@@ -36,4 +42,5 @@ int fetch_pack_layer_fd(store *s, const store_layer *layer, fetch_compression c,
 			berth_error *reterr);
 /* Builds a layer (tree + canonical tar identity) from a finished tree: computes the DiffID and
  * size of its canonical tar. Used by commit and import of directories. */
-int fetch_layer_from_tree(store *s, const store_digest *tree, store_layer *ret, berth_error *reterr);
+int fetch_layer_from_tree(store *s, const store_digest *tree, store_layer *ret,
+			  berth_error *reterr);

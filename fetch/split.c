@@ -14,11 +14,11 @@
 #include "fetch/split.h"
 #include "util/macro.h"
 
-#define SPLIT_MAGIC "BRTSPLIT"
+#define SPLIT_MAGIC	"BRTSPLIT"
 #define SPLIT_MAGIC_LEN 8
-#define SPLIT_VERSION 1
+#define SPLIT_VERSION	1
 /* Zero runs at least this long become ZEROS records; shorter ones stay in the literal. */
-#define SPLIT_ZERO_RUN 64
+#define SPLIT_ZERO_RUN	64
 
 struct fetch_split_builder {
 	buf rec;	/* encoded records; CONTENT records carry the caller's ordinals */

@@ -20,15 +20,15 @@
 #include "fetch/tarlayer.h"
 #include "util/macro.h"
 
-#define LAYER_PATH_MAX 4096
-#define LAYER_NAME_MAX 255
-#define LAYER_XATTR_NAME_MAX 255
-#define LAYER_XATTR_VALUE_MAX 65535
+#define LAYER_PATH_MAX	       4096
+#define LAYER_NAME_MAX	       255
+#define LAYER_XATTR_NAME_MAX   255
+#define LAYER_XATTR_VALUE_MAX  65535
 #define LAYER_DEFAULT_MAX_SIZE (UINT64_C(1) << 40)
 
-#define WH_PREFIX ".wh."
+#define WH_PREFIX      ".wh."
 #define WH_META_PREFIX ".wh..wh."
-#define WH_OPAQUE ".wh..wh..opq"
+#define WH_OPAQUE      ".wh..wh..opq"
 
 enum {
 	MAP_IMPLIED = -1, /* a directory named only as the parent of other paths */
@@ -283,15 +283,18 @@ static int check_parents(add_ctx *c, const char *path)
 	while ((slash = strrchr(p, '/'))) {
 		*slash = '\0';
 		if (map_get(c->l, p, &v)) {
-			if (v == MAP_IMPLIED || (v >= 0 && c->l->entries[v].type == STORE_ENTRY_DIR))
+			if (v == MAP_IMPLIED ||
+			    (v >= 0 && c->l->entries[v].type == STORE_ENTRY_DIR))
 				return 0;
 			if (v >= 0 && c->l->entries[v].type == STORE_ENTRY_SYMLINK)
-				return berth_error_set(c->reterr, -EINVAL,
-						       "entry '%s': parent '%s' is a symlink of this layer",
-						       c->name, PRINTABLE(p));
-			return berth_error_set(c->reterr, -EINVAL,
-					       "entry '%s': parent '%s' is not a directory in this layer",
-					       c->name, PRINTABLE(p));
+				return berth_error_set(
+					c->reterr, -EINVAL,
+					"entry '%s': parent '%s' is a symlink of this layer",
+					c->name, PRINTABLE(p));
+			return berth_error_set(
+				c->reterr, -EINVAL,
+				"entry '%s': parent '%s' is not a directory in this layer", c->name,
+				PRINTABLE(p));
 		}
 		r = map_put(c->l, p, MAP_IMPLIED);
 		if (r < 0)
@@ -308,8 +311,9 @@ static int check_new_path(add_ctx *c, const char *path, uint8_t type)
 	if (!map_get(c->l, path, &v))
 		return 0;
 	if (v != MAP_IMPLIED)
-		return refuse(c, -EEXIST,
-			      "duplicate path (GNU tar would let the later entry replace the earlier; a layer may say only one thing about a path)");
+		return refuse(
+			c, -EEXIST,
+			"duplicate path (GNU tar would let the later entry replace the earlier; a layer may say only one thing about a path)");
 	if (type != STORE_ENTRY_DIR)
 		return refuse(c, -EINVAL,
 			      "not a directory, but earlier entries of the layer are below it");
@@ -352,9 +356,10 @@ static int resolve_hardlink(add_ctx *c, const char *path, char **ret)
 	if (streq(t, path))
 		return refuse(c, -EINVAL, "hard link to itself");
 	if (!map_get(c->l, t, &v) || v < 0)
-		return berth_error_set(c->reterr, -EINVAL,
-				       "entry '%s': hard link to '%s', which is not an earlier regular file of the layer",
-				       c->name, PRINTABLE(t));
+		return berth_error_set(
+			c->reterr, -EINVAL,
+			"entry '%s': hard link to '%s', which is not an earlier regular file of the layer",
+			c->name, PRINTABLE(t));
 	target = &c->l->entries[v];
 	switch (target->type) {
 	case STORE_ENTRY_REG:
@@ -429,11 +434,13 @@ static int copy_xattrs(add_ctx *c, store_entry *e)
 		store_xattr *x = &e->xattrs[i];
 		if (n > 0 && streq(e->xattrs[n - 1].name, x->name)) {
 			store_xattr *prev = &e->xattrs[n - 1];
-			bool same = prev->len == x->len && memcmp(prev->value, x->value, x->len) == 0;
+			bool same = prev->len == x->len &&
+				    memcmp(prev->value, x->value, x->len) == 0;
 			free(x->name);
 			free(x->value);
 			if (!same)
-				return refuse(c, -EINVAL, "xattr given twice with different values");
+				return refuse(c, -EINVAL,
+					      "xattr given twice with different values");
 			continue;
 		}
 		e->xattrs[n++] = *x;
@@ -531,7 +538,8 @@ static int whiteout_target(add_ctx *c, const char *path, char **ret_path)
 	char *t;
 
 	if (has_prefix(base, WH_META_PREFIX))
-		return refuse(c, -EINVAL, "unknown whiteout kind (AUFS metadata below the top level)");
+		return refuse(c, -EINVAL,
+			      "unknown whiteout kind (AUFS metadata below the top level)");
 	if (!name[0] || streq(name, ".") || streq(name, ".."))
 		return refuse(c, -EINVAL, "whiteout of '.', '..' or of an empty name");
 	t = malloc(dirlen + strlen(name) + 1);
@@ -581,7 +589,8 @@ int fetch_tarlayer_add(fetch_tarlayer *l, const fetch_tar_entry *te, uint64_t *r
 	if (te->size < 0 || (uint64_t)te->size > l->max_size)
 		return berth_error_set(reterr, -EFBIG,
 				       "entry '%s': size %lld exceeds the limit of %llu bytes",
-				       c.name, (long long)te->size, (unsigned long long)l->max_size);
+				       c.name, (long long)te->size,
+				       (unsigned long long)l->max_size);
 	r = fetch_tar_path_normalize(te->path ? te->path : "", &path, reterr);
 	if (r < 0)
 		return r;
@@ -629,9 +638,12 @@ static int apply_opaque(fetch_tarlayer *l)
 			l->entries[v].flags |= STORE_ENTRY_OPAQUE;
 			continue;
 		}
-		e = (store_entry){ .path = TAKE_PTR(o->path), .type = STORE_ENTRY_DIR,
-				   .flags = STORE_ENTRY_OPAQUE, .mode = 0755,
-				   .mtime_ns = o->mtime_ns, .atime_ns = o->atime_ns };
+		e = (store_entry){ .path = TAKE_PTR(o->path),
+				   .type = STORE_ENTRY_DIR,
+				   .flags = STORE_ENTRY_OPAQUE,
+				   .mode = 0755,
+				   .mtime_ns = o->mtime_ns,
+				   .atime_ns = o->atime_ns };
 		r = append_entry(l, &e, &idx);
 		if (r < 0) {
 			store_entry_done(&e);

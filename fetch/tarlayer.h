@@ -42,10 +42,10 @@ typedef struct fetch_tar_xattr {
 
 /* One tar entry as the reader saw it (all borrowed). */
 typedef struct fetch_tar_entry {
-	const char *path;     /* as stored */
-	uint8_t type;	      /* store_entry_type; 0 if the tar's type is unknown */
-	const char *link;     /* SYMLINK target, or HARDLINK target path as stored */
-	uint32_t mode;	      /* permission bits are taken, the rest ignored */
+	const char *path; /* as stored */
+	uint8_t type;	  /* store_entry_type; 0 if the tar's type is unknown */
+	const char *link; /* SYMLINK target, or HARDLINK target path as stored */
+	uint32_t mode;	  /* permission bits are taken, the rest ignored */
 	int64_t uid, gid;
 	int64_t mtime_sec, mtime_nsec;
 	bool has_atime;

@@ -50,10 +50,10 @@
 #include "store/tree.h"
 #include "util/macro.h"
 
-#define RAW_BLOCK (1u << 20)
-#define TAR_BLOCK 512
+#define RAW_BLOCK	     (1u << 20)
+#define TAR_BLOCK	     512
 /* Past this much skeleton in memory, give up the split rather than grow without bound. */
-#define SPLIT_MEMORY_MAX ((size_t)256 << 20)
+#define SPLIT_MEMORY_DEFAULT ((size_t)256 << 20)
 
 static const uint8_t zeros64k[65536];
 
@@ -77,6 +77,7 @@ typedef struct unpack {
 	uint64_t done;
 	buf kept;
 	bool track; /* false once a consistency check failed: no split, no header checks */
+	size_t max_split_memory;
 
 	fetch_split_builder *split; /* NULL: no split for this layer */
 	fetch_tarlayer *layer;
@@ -168,7 +169,7 @@ static int keep_tail(unpack *u)
 	r = buf_append(&u->kept, u->cur + (from - u->cur_start), (size_t)(u->cur_end - from));
 	if (r < 0)
 		return r;
-	if (u->kept.len > SPLIT_MEMORY_MAX) {
+	if (u->kept.len > u->max_split_memory) {
 		lose_track(u);
 		buf_reset(&u->kept);
 		u->done = u->cur_end;
@@ -260,7 +261,7 @@ static int to_split(unpack *u, const uint8_t *p, size_t n, void *userdata)
 	r = fetch_split_builder_bytes(u->split, p, n);
 	if (r < 0)
 		return r;
-	if (fetch_split_builder_memory(u->split) > SPLIT_MEMORY_MAX)
+	if (fetch_split_builder_memory(u->split) > u->max_split_memory)
 		lose_track(u);
 	return 0;
 }
@@ -370,9 +371,10 @@ static int classify_header(unpack *u, struct archive_entry *e, const char *name)
 			return 0;
 		}
 		if (!typeflag_known(hdr[156]))
-			return berth_error_set(u->reterr, -EINVAL,
-					       "entry '%s': unknown entry type (tar typeflag 0x%02x)",
-					       name, hdr[156]);
+			return berth_error_set(
+				u->reterr, -EINVAL,
+				"entry '%s': unknown entry type (tar typeflag 0x%02x)", name,
+				hdr[156]);
 	}
 	return skeleton_to(u, ds);
 }
@@ -477,15 +479,18 @@ static int read_content(unpack *u, uint64_t ordinal, uint64_t size, const char *
 			break;
 		if (r != ARCHIVE_OK) {
 			char what[300];
-			snprintf(what, sizeof(what), "entry '%s': corrupt tar stream in its data", name);
+			snprintf(what, sizeof(what), "entry '%s': corrupt tar stream in its data",
+				 name);
 			return archive_failure(u, u->a2, what);
 		}
 		if (n == 0)
 			continue;
-		if (off < 0 || (uint64_t)off < written || (uint64_t)off > size || n > size - (uint64_t)off)
-			return berth_error_set(u->reterr, -EBADMSG,
-					       "entry '%s': sparse map out of order or beyond the file's size",
-					       name);
+		if (off < 0 || (uint64_t)off < written || (uint64_t)off > size ||
+		    n > size - (uint64_t)off)
+			return berth_error_set(
+				u->reterr, -EBADMSG,
+				"entry '%s': sparse map out of order or beyond the file's size",
+				name);
 		r = classify_content(u, (uint64_t)archive_filter_bytes(u->a2, 0), n, ordinal,
 				     (uint64_t)off, b);
 		if (r >= 0)
@@ -559,9 +564,10 @@ static int check_zeros(unpack *u, const uint8_t *p, size_t n, void *userdata)
 
 	for (size_t i = 0; i < n; i++)
 		if (p[i] != 0)
-			return berth_error_set(u->reterr, -EBADMSG,
-					       "trailing data after the end of the tar at byte %llu is not zeros",
-					       (unsigned long long)(*pos + i));
+			return berth_error_set(
+				u->reterr, -EBADMSG,
+				"trailing data after the end of the tar at byte %llu is not zeros",
+				(unsigned long long)(*pos + i));
 	*pos += n;
 	return 0;
 }
@@ -705,13 +711,19 @@ int fetch_unpack_fd(store *s, int fd, const fetch_unpack_opts *opts, fetch_unpac
 		    berth_error *reterr)
 {
 	static const fetch_unpack_opts no_opts = {};
-	_cleanup_(locale_pin_undo) locale_pin pin = locale_pin_utf8();
+	_cleanup_(locale_pin_undo) _unused_ locale_pin pin = locale_pin_utf8();
 	_cleanup_(unpack_done) unpack u = {
-		.s = s, .opts = opts ? opts : &no_opts, .reterr = reterr, .fd = fd, .track = true,
+		.s = s,
+		.opts = opts ? opts : &no_opts,
+		.reterr = reterr,
+		.fd = fd,
+		.track = true,
 	};
 	fetch_unpack_result res;
 	int r;
 
+	u.max_split_memory = u.opts->max_split_memory ? u.opts->max_split_memory
+						      : SPLIT_MEMORY_DEFAULT;
 	u.raw = malloc(RAW_BLOCK);
 	if (!u.raw)
 		return -ENOMEM;

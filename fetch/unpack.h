@@ -3,22 +3,30 @@
  * fetch/unpack.h: a layer tar stream -> a layer in the store (libarchive; archive.h lives only in
  * fetch/unpack.c and fetch/pack.c).
  *
- * Input: an uncompressed, gzip or zstd tar stream from an fd (file, pipe, socket). One pass: the
- * stream is decompressed, its uncompressed bytes hashed for the DiffID (and its raw bytes for the
- * blob digest), each entry's content chunked and put into the store as it is read, and the tar's
- * skeleton (every byte that is not file content: headers, PAX records, padding) kept as a
- * STORE_SPLIT object so that fetch/pack.h can reproduce the original tar byte for byte, which keeps
- * DiffIDs and image IDs identical across load/save and pull/push, as Docker does.
+ * Input: an uncompressed, gzip or zstd (also bzip2, xz) tar stream from an fd (file, pipe,
+ * socket). One pass: the stream is decompressed, its uncompressed bytes hashed for the DiffID (and
+ * its raw bytes for the blob digest), each entry's content chunked and put into the store as it is
+ * read, and the tar's skeleton (every byte that is not file content: headers, PAX records, sparse
+ * maps, padding, the end-of-archive blocks and any zeros after them) kept as a STORE_SPLIT object
+ * (fetch/split.h) so that fetch/pack.h can reproduce the original tar byte for byte, which keeps
+ * DiffIDs and image IDs identical across load/save and pull/push, as Docker does. If the reader's
+ * view of the stream does not line up with the bytes (a consistency check, see unpack.c), or the
+ * skeleton grows past opts->max_split_memory, the layer is still ingested but has_split is false:
+ * a later pack writes a canonical tar, whose DiffID differs from this one.
  *
  * OCI whiteouts become tree markers: ".wh.NAME" -> a WHITEOUT entry NAME, ".wh..wh..opq" -> the
- * OPAQUE flag on its directory.
+ * OPAQUE flag on its directory (fetch/tarlayer.h has the details).
  *
  * Hostile input is refused with an error that names the entry and the rule (reterr), and the store
- * is left without a tree (the chunks already put are unreachable; gc collects them):
- *   absolute paths, ".." components, a path that goes through a symlink or a non-directory
- *   of the same layer, a hard link whose target is not an earlier regular file of the layer,
- *   duplicate paths, names or paths over the limits of store/tree.h, sizes over opts->max_size,
- *   unknown entry types, whiteouts of "." or "..", a truncated or corrupt stream.
+ * is left without a tree or split (the chunks already put are unreachable; gc collects them):
+ *   absolute paths (a leading '/' is not stripped), ".." components, a path that goes through a
+ *   symlink or a non-directory of the same layer, a hard link whose target is not an earlier
+ *   regular file of the layer, duplicate paths (refused although GNU tar would let the later
+ *   entry replace the earlier one: which of the two did the image's author mean?), names or paths
+ *   over the limits of store/tree.h, sizes over opts->max_entry_size, unknown entry types,
+ *   whiteouts of "", "." or "..", a truncated or corrupt stream, and anything but zeros after the
+ *   end-of-archive blocks. Codes: -EINVAL (a rule), -EEXIST (duplicate), -EFBIG (size), -EBADMSG
+ *   (corrupt stream, digest mismatch).
  * Nothing is ever written outside the store.
  */
 #pragma once
@@ -39,6 +47,8 @@ typedef struct fetch_unpack_opts {
 	/* Called now and then with raw input bytes consumed so far; may be NULL. */
 	void (*progress)(void *userdata, uint64_t raw_bytes);
 	void *userdata;
+	/* Give up the split (has_split = false) past this much skeleton in memory (0: 256 MiB). */
+	size_t max_split_memory;
 } fetch_unpack_opts;
 
 typedef struct fetch_unpack_result {
@@ -72,7 +82,7 @@ typedef struct fetch_tar_member {
 typedef struct fetch_tar_files_ops {
 	int (*member)(void *userdata, const fetch_tar_member *m);
 	int (*data)(void *userdata, const void *p, size_t n);
-	int (*member_end)(void *userdata); /* may be NULL */
+	int (*member_end)(void *userdata);		      /* may be NULL */
 	void (*progress)(void *userdata, uint64_t raw_bytes); /* may be NULL */
 } fetch_tar_files_ops;
 

@@ -3,7 +3,7 @@
 """Writes the layer tars the fetch unit tests unpack (deterministic bytes).
 
 Usage: mktar.py RECIPE FORMAT OUT
-  RECIPE  full | whiteouts | sparse | big
+  RECIPE  full | whiteouts | sparse | big | whiteout-body
   FORMAT  pax | gnu | ustar (full, whiteouts, big); gnu | 0.0 | 0.1 | 1.0 (sparse, GNU tar)
 """
 import io
@@ -100,6 +100,14 @@ def whiteouts(out, fmt):
     t.close()
 
 
+def whiteout_body(out, fmt):
+    # A whiteout with a body: not content of the tree, so skeleton, and a big one.
+    t = Tar(out, fmt)
+    t.add(".wh.gone", data=content(300 * 1024, 7))
+    t.add("after", data=content(70000, 8))
+    t.close()
+
+
 def big(out, fmt):
     t = Tar(out, fmt)
     for i in range(3):
@@ -134,7 +142,8 @@ def main():
     if len(sys.argv) != 4:
         sys.exit(__doc__)
     recipe, fmt, out = sys.argv[1:]
-    {"full": full, "whiteouts": whiteouts, "sparse": sparse, "big": big}[recipe](out, fmt)
+    {"full": full, "whiteouts": whiteouts, "sparse": sparse, "big": big,
+     "whiteout-body": whiteout_body}[recipe](out, fmt)
 
 
 if __name__ == "__main__":

@@ -126,8 +126,8 @@ static void check_pack_fd(tstore *t, const fetch_unpack_result *res, const buf *
 
 	for (int round = 0; round < 2; round++) {
 		fd = memfd_with("", 0);
-		assert_int_equal(fetch_pack_layer_fd(t->s, &res->layer, c, fd, &bd, &bsize, &did, &err),
-				 0);
+		assert_int_equal(
+			fetch_pack_layer_fd(t->s, &res->layer, c, fd, &bd, &bsize, &did, &err), 0);
 		read_fd_all(fd, round ? &blob2 : &blob);
 		close(fd);
 	}

@@ -10,7 +10,11 @@
 #include "fetch/tarlayer.h"
 #include "tests/unit/fetch/fetch-test.h"
 
-typedef enum { COMP_NONE, COMP_GZIP, COMP_ZSTD } comp;
+typedef enum {
+	COMP_NONE,
+	COMP_GZIP,
+	COMP_ZSTD
+} comp;
 
 static void compress_as(comp c, const buf *tar, buf *out)
 {
@@ -122,7 +126,9 @@ static const store_xattr *find_xattr(const store_entry *e, const char *name)
 
 static void test_fetch_unpack__tree_metadata(void **state)
 {
-	static const uint8_t cap[] = { 1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
+	static const uint8_t cap[] = {
+		1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+	};
 	_cleanup_(buf_done) buf tar = BUF_INIT;
 	_cleanup_(store_tree_freep) store_tree *tree = NULL;
 	berth_error err = BERTH_ERROR_INIT;
@@ -184,7 +190,10 @@ static void test_fetch_unpack__tree_metadata(void **state)
 	assert_int_equal(e->uid, 3000000000u);
 	assert_int_equal(e->gid, 70000);
 	find(tree, "etc/\xc3\xa9t\xc3\xa9"); /* the UTF-8 bytes of the PAX path, as they are */
-	assert_content_size(&t, find(tree, "etc/bin\xff" "ary"), 12); /* hdrcharset=BINARY */
+	assert_content_size(&t,
+			    find(tree, "etc/bin\xff"
+				       "ary"),
+			    12); /* hdrcharset=BINARY */
 	tstore_close(&t);
 }
 
@@ -205,7 +214,10 @@ static void test_fetch_unpack__long_names(void **state)
 	assert_int_equal(unpack_mem(t.s, tar.data, tar.len, NULL, &res, &err), 0);
 	load_tree(&t, &res.layer.tree, &tree);
 	assert_content_size(&t, find(tree, gnu), 10);
-	assert_content_size(&t, find(tree, "etc/bin\xff" "ary"), 12);
+	assert_content_size(&t,
+			    find(tree, "etc/bin\xff"
+				       "ary"),
+			    12);
 	make_tar(t.dir, "full", "ustar", &tar);
 	assert_int_equal(unpack_mem(t.s, tar.data, tar.len, NULL, &res, &err), 0);
 	load_tree(&t, &res.layer.tree, &tree2);
@@ -213,7 +225,10 @@ static void test_fetch_unpack__long_names(void **state)
 	memset(ustar, 'p', 100);
 	memset(ustar + 101, 'n', 90);
 	assert_content_size(&t, find(tree2, ustar), 16);
-	assert_content_size(&t, find(tree2, "etc/bin\xff" "ary"), 12);
+	assert_content_size(&t,
+			    find(tree2, "etc/bin\xff"
+					"ary"),
+			    12);
 	tstore_close(&t);
 }
 
@@ -336,7 +351,8 @@ static void test_fetch_unpack__hostile(void **state)
 		berth_error err = BERTH_ERROR_INIT;
 		fetch_unpack_result res;
 		char *rule = strchr(line, '\t');
-		size_t trees = count_objects(t.s, STORE_TREE), splits = count_objects(t.s, STORE_SPLIT);
+		size_t trees = count_objects(t.s, STORE_TREE),
+		       splits = count_objects(t.s, STORE_SPLIT);
 		int r;
 
 		assert_non_null(rule);
@@ -466,15 +482,58 @@ static void test_fetch_unpack__progress_and_limits(void **state)
 	assert_int_equal(seen, gz.len);
 	opts = (fetch_unpack_opts){ .max_entry_size = 1048576 };
 	assert_int_equal(unpack_mem(t.s, gz.data, gz.len, &opts, &res, &err), -EFBIG);
-	assert_string_equal(err.msg, "entry 'bin/sh': size 1048577 exceeds the limit of 1048576 bytes");
+	assert_string_equal(err.msg,
+			    "entry 'bin/sh': size 1048577 exceeds the limit of 1048576 bytes");
+	tstore_close(&t);
+}
+
+/* Past max_split_memory the layer comes in without a split, and packs to its canonical tar. */
+static void check_split_given_up(tstore *t, const char *recipe, size_t limit, size_t n,
+				 const char *file)
+{
+	_cleanup_(buf_done) buf tar = BUF_INIT, back = BUF_INIT;
+	_cleanup_(store_tree_freep) store_tree *tree = NULL;
+	berth_error err = BERTH_ERROR_INIT;
+	fetch_unpack_opts opts = { .max_split_memory = limit };
+	fetch_unpack_result res, again;
+	store_layer canonical;
+
+	make_tar(t->dir, recipe, "pax", &tar);
+	assert_int_equal(unpack_mem(t->s, tar.data, tar.len, &opts, &res, &err), 0);
+	assert_false(res.layer.has_split);
+	assert_digest_of(tar.data, tar.len, &res.layer.diff_id);
+	assert_int_equal(res.layer.tar_size, tar.len);
+	load_tree(t, &res.layer.tree, &tree);
+	assert_int_equal(store_tree_count(tree), n);
+	assert_int_equal(find(tree, file)->type, STORE_ENTRY_REG);
+	assert_int_equal(pack_mem(t->s, &res.layer, &back, &err), 0);
+	assert_true(back.len != tar.len || memcmp(back.data, tar.data, tar.len) != 0);
+	assert_int_equal(fetch_layer_from_tree(t->s, &res.layer.tree, &canonical, &err), 0);
+	assert_digest_of(back.data, back.len, &canonical.diff_id);
+	/* The same layer with room for the split has one, and the same tree. */
+	assert_int_equal(unpack_mem(t->s, tar.data, tar.len, NULL, &again, &err), 0);
+	assert_true(again.layer.has_split);
+	assert_true(store_digest_eq(&again.layer.tree, &res.layer.tree));
+}
+
+static void test_fetch_unpack__split_given_up(void **state)
+{
+	tstore t;
+
+	tstore_open(&t);
+	/* The skeleton outgrows the limit in the builder... */
+	check_split_given_up(&t, "whiteouts", 1, 7, "c/kept");
+	/* ...or as the body of a whiteout, held back before it can be classified. */
+	check_split_given_up(&t, "whiteout-body", 64 * 1024, 2, "after");
 	tstore_close(&t);
 }
 
 static void test_fetch_unpack__normalize(void **state)
 {
 	static const char *const ok[][2] = {
-		{ "./", "" }, { ".", "" }, { "./a/b/", "a/b" }, { "a//b/./c", "a/b/c" },
-		{ "...", "..." }, { "a/..b", "a/..b" },
+		{ "./", "" },	     { ".", "" },
+		{ "./a/b/", "a/b" }, { "a//b/./c", "a/b/c" },
+		{ "...", "..." },    { "a/..b", "a/..b" },
 	};
 	static const char *const bad[] = { "", "/", "/a", "..", "a/..", "a/../b", "./../a" };
 	berth_error err = BERTH_ERROR_INIT;
@@ -509,6 +568,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_fetch_unpack__from_pipe),
 	cmocka_unit_test(test_fetch_unpack__trailing_zeros),
 	cmocka_unit_test(test_fetch_unpack__progress_and_limits),
+	cmocka_unit_test(test_fetch_unpack__split_given_up),
 	cmocka_unit_test(test_fetch_unpack__normalize),
 };
 UNIT_EXPORT(fetch, unpack, tests);
