@@ -16,7 +16,7 @@ echo "# seed $seed (BERTH_KILL9_SEED=$seed reproduces the random choices)"
 deadline=$((SECONDS + 150)) # bounded: stop starting rounds after 150 s, whatever the machine
 
 # Payload sizes: large enough that an operation outlasts most delays, small enough for ASan.
-DATA_MB=${BERTH_KILL9_DATA_MB:-12}
+DATA_MB=${BERTH_KILL9_DATA_MB:-4}
 
 # A rootfs tar: busybox, the shared pool of data (dedups against earlier images) and NEW_MB of
 # content no earlier image has (so the import really writes new objects).
@@ -25,14 +25,14 @@ mkdir -p "$pool"
 head -c $((DATA_MB * 1024 * 1024)) /dev/urandom >"$pool/shared.bin"
 mk_busybox_rootfs "$T/bb"
 mk_tar() { # FILE NEW_MB
-	local d=$T/tarroot.$RANDOM
-	cp -a "$T/bb" "$d"
+	local d=$T/tarroot
+	rm -rf "$d"
 	mkdir -p "$d/data"
-	cp "$pool/shared.bin" "$d/data/shared.bin"
+	ln "$pool/shared.bin" "$d/data/shared.bin"
 	head -c $(($2 * 1024 * 1024)) /dev/urandom >"$d/data/new.bin"
 	# Many small files too: a kill then often lands between objects of one import.
-	seq 1 300 | while read -r i; do echo "file $i $RANDOM" >"$d/data/small-$i.txt"; done
-	tar -C "$d" --numeric-owner -cf "$1" .
+	awk -v d="$d/data" -v r="$RANDOM$RANDOM" 'BEGIN { for (i = 1; i <= 300; i++) print "file", i, r > (d "/small-" i ".txt") }'
+	tar -cf "$1" --numeric-owner -C "$T/bb" . -C "$d" data
 	rm -rf "$d"
 }
 
@@ -52,31 +52,54 @@ for i in 1 2 3; do
 done
 rm -rf "$src_root"
 
-# Calibration: how long an un-killed import takes here (ASan makes it several times longer).
+# Calibration: how long each operation takes here when not killed (ASan: several times longer;
+# an import's final syncfs() alone can take a second on a busy disk). A round's kill lands at a
+# random point in 0-300 ms, or in 0-100% of the operation's length when that is longer, so that
+# kills also land in an operation's last steps (the image record, the refs) and a few operations
+# finish first.
+declare -A max_delay
+calibrate() { # OP DESC CMD...: runs CMD, records OP's delay range
+	local op=$1 desc=$2 t0 took
+	shift 2
+	t0=$(ms)
+	ok_run "$desc" "$@"
+	took=$(($(ms) - t0))
+	max_delay[$op]=$((took > 300 ? took : 300))
+	echo "# $op takes ${took} ms; kills land at 0-${max_delay[$op]} ms"
+}
 mk_tar "$T/calib.tar" "$DATA_MB"
-t0=$(ms)
-ok_run "an import that is not killed succeeds" berth import "$T/calib.tar" calib:latest
-import_ms=$(($(ms) - t0))
-max_delay=$((import_ms * 5 / 4))
-[ "$max_delay" -le 300 ] || max_delay=300
-[ "$max_delay" -ge 20 ] || max_delay=20
-echo "# an import of $(du -m "$T/calib.tar" | cut -f1) MB takes ${import_ms} ms; kills land at 0-${max_delay} ms"
+calibrate import "an import ($(du -m "$T/calib.tar" | cut -f1) MB) that is not killed succeeds" \
+	berth import "$T/calib.tar" calib:latest
+calibrate load "a load that is not killed succeeds" berth load -i "${loads[0]}"
+berth rmi calib:latest >/dev/null
+calibrate gc "a gc that is not killed succeeds" berth gc
 
 # Checks after every round: fsck is clean, every listed image reads back in full (save), and no
 # ref names an image that is not there.
 check_store() { # ROUND OP
-	local round=$1 op=$2 id name bad=0 out rc
+	local round=$1 op=$2 id ids name bad=0 out rc
 	out=$(berth fsck 2>&1)
 	rc=$?
 	ok "$rc" "round $round ($op): fsck is clean"
 	[ "$rc" -eq 0 ] || printf '%s\n' "$out" | sed 's/^/#   /' | head -n 20
+	# Objects are immutable and only gc deletes any: an image read back in full once stays
+	# complete until a gc runs. So after import/load only the images not verified yet are saved,
+	# after gc all of them; all at once (one process), then one by one only to name a culprit.
+	[ "$op" != gc ] || verified=" "
+	ids=
 	for id in $(image_ids); do
-		if ! berth save "$id" -o "$T/check.tar" >/dev/null 2>&1; then
-			echo "#   image $id is listed but 'berth save' fails"
-			bad=1
-		fi
+		[[ "$verified" == *" $id "* ]] || ids="$ids $id"
 	done
+	if [ -n "$ids" ] && ! out=$(berth save $ids -o "$T/check.tar" 2>&1); then
+		bad=1
+		printf '%s\n' "$out" | sed 's/^/#   save: /' | head -n 5
+		for id in $ids; do
+			berth save "$id" -o "$T/check.tar" >/dev/null 2>&1 ||
+				echo "#   image $id is listed but 'berth save' fails"
+		done
+	fi
 	rm -f "$T/check.tar"
+	[ "$bad" -ne 0 ] || verified="$verified${ids# } "
 	ok "$bad" "round $round ($op): every listed image saves in full"
 	bad=0
 	if [ -f "$BERTH_ROOT/store/refs" ]; then
@@ -96,35 +119,43 @@ image_ids() { berth images -q | sort -u; }
 image_refs() { berth images | awk 'NR > 1 && $1 != "<none>" && $2 != "<none>" { print $1 ":" $2 }'; }
 pick() { [ $# -eq 0 ] || echo "${@:RANDOM % $# + 1:1}"; }
 
+verified=" " # IDs read back in full since the last gc
 killed=0
 completed=0
 n_import=0
 for round in $(seq 1 "$rounds"); do
 	[ "$SECONDS" -lt "$deadline" ] || { echo "# time bound reached after $((round - 1)) rounds"; break; }
+	# Keep the store small (each round checks all of it): at most 5 images before an operation.
+	while [ "$(image_ids | wc -l)" -gt 5 ]; do
+		victim=$(pick $(image_ids))
+		berth rmi -f "$victim" >/dev/null 2>&1 || { echo "#   'berth rmi -f $victim' failed"; break; }
+	done
 	case $((RANDOM % 3)) in
 	0)
 		n_import=$((n_import + 1))
 		op="import"
 		mk_tar "$T/round.tar" "$DATA_MB"
-		cmd=(berth import "$T/round.tar" "imp$((n_import % 4)):latest")
+		cmd=("$BERTH" --root "$BERTH_ROOT" import "$T/round.tar" "imp$((n_import % 4)):latest")
 		;;
 	1)
 		op="load"
-		cmd=(berth load -i "${loads[RANDOM % ${#loads[@]}]}")
+		cmd=("$BERTH" --root "$BERTH_ROOT" load -i "${loads[RANDOM % ${#loads[@]}]}")
 		;;
 	2)
 		op="gc"
 		# Give gc something to delete: untag one image first (not killed).
 		victim=$(pick $(image_refs))
 		[ -z "$victim" ] || berth rmi "$victim" >/dev/null 2>&1 || echo "#   'berth rmi $victim' failed"
-		cmd=(berth gc)
+		cmd=("$BERTH" --root "$BERTH_ROOT" gc)
 		;;
 	esac
-	delay=$((RANDOM % (max_delay + 1)))
+	delay=$((RANDOM % (max_delay[$op] + 1)))
+	# The binary itself, not lib.sh's `berth` function: $! must be berth's own PID, or the kill
+	# would hit a subshell and leave berth running on behind the checks.
 	"${cmd[@]}" >"$T/op.log" 2>&1 &
 	pid=$!
 	track_pid "$pid"
-	sleep "$(printf '0.%03d' "$delay")"
+	sleep "$(printf '%d.%03d' $((delay / 1000)) $((delay % 1000)))"
 	kill -9 "$pid" 2>/dev/null
 	wait "$pid"
 	rc=$?
