@@ -271,7 +271,8 @@ int cli_cmd_images(cli_ctx *ctx, int argc, char **argv)
 	l.filter_name = name;
 	r = collect(&l, repo || name);
 	if (r >= 0) {
-		qsort(l.rows, l.n, sizeof(row), cmp_rows);
+		if (l.n > 1)
+			qsort(l.rows, l.n, sizeof(row), cmp_rows);
 		r = print_rows(&l, quiet, no_trunc, digests);
 	}
 	rows_free(&l);

@@ -358,14 +358,15 @@ int fetch_reference_familiar(const char *store_name, char **ret)
 	 * Docker, keep "docker.io/" when the path's first component would read as a host
 	 * ("docker.io/a.b/c" is not "a.b/c"), so the familiar form always parses back to the same name.
 	 */
-	if (strneq(p, DEFAULT_DOMAIN "/", strlen(DEFAULT_DOMAIN "/"))) {
-		const char *rest = p + strlen(DEFAULT_DOMAIN "/");
+	if (strneq(store_name, DEFAULT_DOMAIN "/", strlen(DEFAULT_DOMAIN "/"))) {
+		const char *rest = store_name + strlen(DEFAULT_DOMAIN "/");
 		const char *slash = strchr(rest, '/');
-		if (!slash || !looks_like_domain(rest, (size_t)(slash - rest)))
+		if (!slash || !looks_like_domain(rest, (size_t)(slash - rest))) {
 			p = rest;
-		if (strneq(p, OFFICIAL_PREFIX, strlen(OFFICIAL_PREFIX)) &&
-		    !strchr(p + strlen(OFFICIAL_PREFIX), '/'))
-			p += strlen(OFFICIAL_PREFIX);
+			if (strneq(rest, OFFICIAL_PREFIX, strlen(OFFICIAL_PREFIX)) &&
+			    !strchr(rest + strlen(OFFICIAL_PREFIX), '/'))
+				p = rest + strlen(OFFICIAL_PREFIX);
+		}
 	}
 	s = strdup(p);
 	if (!s)
