@@ -75,7 +75,7 @@ static bool is_hidden(const dir_builder *b, const char *name, size_t len)
 	char key[256];
 	const char *k = key;
 
-	if (len >= sizeof(key))
+	if (len >= sizeof(key) || b->n_hidden == 0)
 		return false;
 	memcpy(key, name, len);
 	key[len] = '\0';
@@ -121,7 +121,8 @@ static int read_upper(fs *f, fs_node *dir, int upper, dir_builder *b)
 	}
 	if (errno)
 		return negative_errno();
-	qsort(b->hidden, b->n_hidden, sizeof(char *), cmp_str);
+	if (b->n_hidden)
+		qsort(b->hidden, b->n_hidden, sizeof(char *), cmp_str);
 	return 0;
 }
 
