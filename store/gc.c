@@ -333,6 +333,12 @@ static bool keep_record(gc_ctx *c, const char *name)
 	return gc_is_hex_name(name);
 }
 
+/* write_file_atomic()'s temp names are "<name>.tmp.XXXXXX"; pin owners never contain ".tmp.". */
+static bool keep_pin(gc_ctx *c, const char *name)
+{
+	return !strstr(name, ".tmp.");
+}
+
 static bool keep_nothing(gc_ctx *c, const char *name)
 {
 	return false;
@@ -340,18 +346,28 @@ static bool keep_nothing(gc_ctx *c, const char *name)
 
 static int gc_locked(gc_ctx *c)
 {
+	/*
+	 * Referrers before what they refer to: a gc killed midway then leaves only unreferenced
+	 * objects that are whole. Chunks before files would leave FILE objects whose chunks are
+	 * gone, which fsck rightly cannot reassemble (tests/integration/040-crash-kill9.sh).
+	 */
+	static const store_kind order[] = { STORE_TREE, STORE_SPLIT, STORE_BLOB, STORE_FILE,
+					    STORE_CHUNK };
 	uint64_t indexes = 0;
 	int r;
 
+	_Static_assert(ELEMENTSOF(order) == _STORE_KIND_MAX, "every kind is swept");
 	r = store_image_foreach(c->s, mark_image, c);
 	if (r >= 0)
 		r = store_pin_foreach(c->s, mark_pin, c);
-	for (unsigned k = 0; r >= 0 && k < _STORE_KIND_MAX; k++)
-		r = sweep_kind(c, (store_kind)k);
+	for (size_t i = 0; r >= 0 && i < ELEMENTSOF(order); i++)
+		r = sweep_kind(c, order[i]);
 	if (r >= 0)
 		r = sweep_dir(c, "index", keep_index, &indexes);
 	if (r >= 0)
 		r = sweep_dir(c, "images", keep_record, &c->stats.tmp_removed);
+	if (r >= 0)
+		r = sweep_dir(c, "pins", keep_pin, &c->stats.tmp_removed);
 	if (r >= 0)
 		r = sweep_dir(c, "tmp", keep_nothing, &c->stats.tmp_removed);
 	return r;

@@ -5,7 +5,8 @@
  * gc: the roots are every image record and every pin. It takes the store lock exclusive (so no
  * write session is in progress), marks everything reachable from the roots (config blobs, trees,
  * splits, files, chunks, indexes), then deletes every other object, every index without an image,
- * and everything in tmp/.
+ * everything in tmp/, and the temp files that crashed writers left in images/, index/ and pins/.
+ * A pin whose image record is gone keeps that image's index and the file contents it names.
  *
  * fsck: rehashes every object (FILE objects by reassembling their content), moves corrupt ones to
  * quarantine/, and checks that everything reachable from the roots and refs is present. Each

@@ -52,6 +52,7 @@ typedef struct merger {
 	uint32_t *stack; /* scratch for kills and the final walk */
 	size_t stack_n, stack_cap;
 	uint32_t n_groups;
+	uint32_t last_parent; /* parent_of()'s last answer, or NONE */
 	/* Results of the final walk. */
 	uint32_t *kids; /* sorted alive children of every directory, runs in ino order */
 	size_t n_kids;
@@ -253,6 +254,27 @@ static int ensure_dir(merger *m, const char *path, size_t len, uint32_t *ret)
 	return 0;
 }
 
+/*
+ * ensure_dir() for the parent of an entry, remembering the last answer: a layer's entries come
+ * in path order, so siblings follow each other, and nothing between two siblings can remove their
+ * parent (only entries under it lie between them). Still checked alive, to be safe.
+ */
+static int parent_of(merger *m, const char *path, size_t len, uint32_t *ret)
+{
+	const mnode *last = m->last_parent != NONE ? &m->nodes[m->last_parent] : NULL;
+	int r;
+
+	if (last && last->alive && last->type == STORE_ENTRY_DIR && last->path_len == len &&
+	    memcmp(last->path, path, len) == 0) {
+		*ret = m->last_parent;
+		return 0;
+	}
+	r = ensure_dir(m, path, len, ret);
+	if (r >= 0)
+		m->last_parent = *ret;
+	return r;
+}
+
 static int apply_removals(merger *m, const store_tree *t)
 {
 	size_t n = store_tree_count(t);
@@ -288,7 +310,7 @@ static int apply_entry(merger *m, const store_entry *e, const store_entry *inode
 		node_set(&m->nodes[0], e, STORE_ENTRY_DIR, NONE);
 		return 0;
 	}
-	r = ensure_dir(m, e->path, parent_len(e->path, len), &parent);
+	r = parent_of(m, e->path, parent_len(e->path, len), &parent);
 	if (r < 0)
 		return r;
 	hash = path_hash(e->path, len);
@@ -365,7 +387,7 @@ static int merger_init(merger *m, const store_tree *const *layers, size_t n_laye
 	uint32_t root;
 	int r;
 
-	*m = (merger){};
+	*m = (merger){ .last_parent = NONE };
 	for (size_t i = 0; i < n_layers; i++)
 		most = MAX(most, store_tree_count(layers[i]));
 	most = MIN(most + most / 8 + 1, (size_t)NODES_MAX);

@@ -253,6 +253,10 @@ const store_entry *store_tree_find(const store_tree *t, const char *path)
 /* Order, uniqueness, parents and hard-link targets: invariants between entries. */
 static int check_relations(const store_tree *t, int code, berth_error *reterr)
 {
+	/* The parent checked last: runs of siblings are common, a binary search each is not free. */
+	const char *checked = NULL;
+	size_t checked_len = 0;
+
 	for (size_t i = 0; i < t->n; i++) {
 		const store_entry *e = &t->entries[i];
 
@@ -262,13 +266,16 @@ static int check_relations(const store_tree *t, int code, berth_error *reterr)
 					       "'%s': %s", e->path,
 					       dup ? "duplicate path" : "entries out of order");
 		}
-		if (e->path[0] != '\0') {
-			size_t pl = parent_len(e->path);
+		size_t pl = parent_len(e->path);
+		if (e->path[0] != '\0' &&
+		    !(checked && pl == checked_len && memcmp(checked, e->path, pl) == 0)) {
 			const store_entry *p = tree_find_n(t, e->path, pl);
 			if (p && p->type != STORE_ENTRY_DIR)
 				return berth_error_set(reterr, code,
 						       "'%s': parent '%.*s' is not a directory",
 						       e->path, (int)pl, e->path);
+			checked = e->path;
+			checked_len = pl;
 		}
 		if (e->type == STORE_ENTRY_HARDLINK) {
 			const store_entry *target = store_tree_find(t, e->link);

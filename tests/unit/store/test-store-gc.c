@@ -209,8 +209,12 @@ static void test_store_gc__tmp(void **state)
 	assert_int_equal(write_file_atomic(dfd, "tmp/dir/sub/f", "x", 1, 0644), 0);
 	snprintf(name, sizeof(name), "images/%064d.tmp.abcdef", 0);
 	assert_int_equal(write_file_atomic(dfd, name, "x", 1, 0644), 0);
+	assert_int_equal(write_file_atomic(dfd, "pins/owner.tmp.abcdef", "x", 1, 0644), 0);
+	assert_int_equal(store_pin_set(t.s, "owner", &(store_digest){}), 0);
 	assert_int_equal(store_gc(t.s, &st), 0);
-	assert_int_equal(st.tmp_removed, 3);
+	assert_int_equal(st.tmp_removed, 4);
+	assert_int_equal(faccessat(dfd, "pins/owner.tmp.abcdef", F_OK, 0), -1);
+	assert_int_equal(faccessat(dfd, "pins/owner", F_OK, 0), 0);
 	assert_int_equal(faccessat(dfd, "tmp/partial-object", F_OK, 0), -1);
 	assert_int_equal(faccessat(dfd, "tmp/dir", F_OK, 0), -1);
 	assert_int_equal(faccessat(dfd, name, F_OK, 0), -1);
