@@ -104,7 +104,8 @@ static int digest_set_add(digest_set *ds, const store_digest *d)
 	if ((ds->n + 1) * 2 > ds->n_slots && (r = digest_set_grow(ds)) < 0)
 		return r;
 	ds->items[ds->n] = *d;
-	for (pos = slot_of(ds, d); ds->slots[pos] != SLOT_EMPTY; pos = (pos + 1) & (ds->n_slots - 1))
+	for (pos = slot_of(ds, d); ds->slots[pos] != SLOT_EMPTY;
+	     pos = (pos + 1) & (ds->n_slots - 1))
 		;
 	ds->slots[pos] = (uint32_t)ds->n++;
 	return 1;

@@ -29,9 +29,9 @@ int store_gc(store *s, store_gc_stats *ret);
 
 typedef struct store_fsck_stats {
 	uint64_t objects_checked;
-	uint64_t corrupt;      /* rehash failed: quarantined */
-	uint64_t missing;      /* referenced but absent */
-	uint64_t bad_records;  /* unreadable image records, refs to absent images */
+	uint64_t corrupt;     /* rehash failed: quarantined */
+	uint64_t missing;     /* referenced but absent */
+	uint64_t bad_records; /* unreadable image records, refs to absent images */
 } store_fsck_stats;
 
 /* Returns 0 if the store is clean, -EUCLEAN if anything was wrong, other -errno on failure. */

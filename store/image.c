@@ -175,8 +175,9 @@ static int check_present(store *s, store_kind kind, const store_digest *d, size_
 	if (r > 0)
 		return 0;
 	store_digest_str(d, str);
-	return berth_error_set(reterr, r < 0 ? r : -ENOENT, "Layer %zu: %s '%s' is not in the store",
-			       layer, store_kind_name(kind), str);
+	return berth_error_set(reterr, r < 0 ? r : -ENOENT,
+			       "Layer %zu: %s '%s' is not in the store", layer,
+			       store_kind_name(kind), str);
 }
 
 static int check_layers(store *s, const store_layer *layers, size_t n, berth_error *reterr)
@@ -198,7 +199,8 @@ static int write_record(store *s, const store_image *img, berth_error *reterr)
 	int r;
 
 	if (mkdirat(store_dir_fd(s), "images", 0755) < 0 && errno != EEXIST)
-		return berth_error_set(reterr, negative_errno(), "Failed to create images directory");
+		return berth_error_set(reterr, negative_errno(),
+				       "Failed to create images directory");
 	r = record_format(img, &b);
 	if (r >= 0)
 		r = write_file_atomic(store_dir_fd(s), p.s, b.data, b.len, 0644);
@@ -231,7 +233,8 @@ static int image_create_locked(store *s, store_image *img, const void *config, s
 int store_image_create(store *s, const void *config, size_t config_len, const store_layer *layers,
 		       size_t n_layers, store_digest *ret_id, berth_error *reterr)
 {
-	store_image img = { .config_size = config_len, .n_layers = n_layers,
+	store_image img = { .config_size = config_len,
+			    .n_layers = n_layers,
 			    .layers = (store_layer *)layers };
 	int r;
 
@@ -386,7 +389,8 @@ int store_image_resolve_prefix(store *s, const char *prefix, store_digest *ret)
 	    strspn(prefix, "0123456789abcdefABCDEF") != len)
 		return -EINVAL;
 	for (size_t i = 0; i <= len; i++)
-		lower[i] = (char)(prefix[i] >= 'A' && prefix[i] <= 'F' ? prefix[i] + 32 : prefix[i]);
+		lower[i] =
+			(char)(prefix[i] >= 'A' && prefix[i] <= 'F' ? prefix[i] + 32 : prefix[i]);
 	r = list_ids(s, lower, &ids, &n);
 	if (r < 0)
 		return r;

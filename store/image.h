@@ -29,7 +29,7 @@ typedef struct store_layer {
 	store_digest diff_id; /* SHA-256 of the uncompressed layer tar, as in the config's rootfs */
 	bool has_split;	      /* a STORE_SPLIT reproduces the original tar byte for byte */
 	store_digest split;
-	uint64_t tar_size;    /* bytes of the uncompressed tar */
+	uint64_t tar_size; /* bytes of the uncompressed tar */
 } store_layer;
 
 typedef struct store_image {

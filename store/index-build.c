@@ -25,7 +25,7 @@
 #include "store/tree.h"
 #include "util/fileio.h"
 
-#define NONE UINT32_MAX
+#define NONE	  UINT32_MAX
 #define NODES_MAX (UINT32_MAX - 1)
 
 typedef struct mnode {
@@ -36,8 +36,8 @@ typedef struct mnode {
 	uint32_t name_off; /* where the last component starts */
 	uint32_t parent;
 	uint32_t first_child, next_sibling;
-	uint32_t group;	    /* hard-link group, or NONE */
-	uint32_t ino;	    /* assigned at the end */
+	uint32_t group;	     /* hard-link group, or NONE */
+	uint32_t ino;	     /* assigned at the end */
 	uint32_t kids_first; /* DIR, at the end: run in merger.kids */
 	uint32_t kids_count;
 	uint8_t type; /* store_entry_type, HARDLINK resolved to REG */
@@ -147,9 +147,14 @@ static int node_new(merger *m, const char *path, size_t len, uint64_t hash, uint
 	idx = (uint32_t)m->n++;
 	slash = memrchr(path, '/', len);
 	m->nodes[idx] = (mnode){
-		.path = path, .hash = hash, .path_len = (uint32_t)len,
-		.name_off = slash ? (uint32_t)(slash - path + 1) : 0, .parent = parent,
-		.first_child = NONE, .next_sibling = NONE, .group = NONE,
+		.path = path,
+		.hash = hash,
+		.path_len = (uint32_t)len,
+		.name_off = slash ? (uint32_t)(slash - path + 1) : 0,
+		.parent = parent,
+		.first_child = NONE,
+		.next_sibling = NONE,
+		.group = NONE,
 	};
 	if (parent != NONE) {
 		m->nodes[idx].next_sibling = m->nodes[parent].first_child;
@@ -297,8 +302,7 @@ static int apply_removals(merger *m, const store_tree *t)
 	return r;
 }
 
-static int apply_entry(merger *m, const store_entry *e, const store_entry *inode_of,
-		       uint32_t group)
+static int apply_entry(merger *m, const store_entry *e, const store_entry *inode_of, uint32_t group)
 {
 	size_t len = strlen(e->path);
 	uint8_t type = e->type == STORE_ENTRY_HARDLINK ? STORE_ENTRY_REG : e->type;
@@ -527,7 +531,8 @@ static int write_xattrs(writer *w, const store_entry *e, idx_inode *ino)
 	ino->n_xattrs = (uint32_t)e->n_xattrs;
 	for (size_t i = 0; i < e->n_xattrs; i++) {
 		const store_xattr *x = &e->xattrs[i];
-		idx_xattr rec = { .name_len = (uint32_t)strlen(x->name), .value_len = (uint32_t)x->len };
+		idx_xattr rec = { .name_len = (uint32_t)strlen(x->name),
+				  .value_len = (uint32_t)x->len };
 		r = add_string(w, x->name, rec.name_len, true, &rec.name_off);
 		if (r >= 0)
 			r = add_string(w, x->value, x->len, false, &rec.value_off);
@@ -605,7 +610,8 @@ static int write_inode(writer *w, const mnode *n)
 
 static int write_dirent(writer *w, uint64_t i, const mnode *child)
 {
-	idx_dirent d = { .ino = child->ino, .name_len = child->path_len - child->name_off,
+	idx_dirent d = { .ino = child->ino,
+			 .name_len = child->path_len - child->name_off,
 			 .mode = node_mode(child) };
 	int r = add_string(w, child->path + child->name_off, d.name_len, false, &d.name_off);
 
@@ -769,7 +775,8 @@ int store_index_build(store *s, const store_image *img, berth_error *reterr)
 	if (r < 0)
 		return r;
 	if (mkdirat(store_dir_fd(s), "index", 0755) < 0 && errno != EEXIST)
-		return berth_error_set(reterr, negative_errno(), "Failed to create index directory");
+		return berth_error_set(reterr, negative_errno(),
+				       "Failed to create index directory");
 	store_digest_hex(&img->id, path + 6);
 	r = write_file_atomic(store_dir_fd(s), path, b.data, b.len, 0644);
 	if (r < 0)

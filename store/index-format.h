@@ -30,8 +30,8 @@
 #error "the index is read by mapping its little-endian records directly"
 #endif
 
-#define IDX_MAGIC "BRTHIDX1"
-#define IDX_VERSION 1
+#define IDX_MAGIC    "BRTHIDX1"
+#define IDX_VERSION  1
 #define IDX_NAME_MAX 255
 #define IDX_DIR_SIZE 4096 /* st_size reported for directories */
 
@@ -90,7 +90,7 @@ static_assert(sizeof(idx_inode) % 8 == 0, "inode records stay 8-byte aligned");
 static_assert(sizeof(idx_dirent) == 24, "index dirent size");
 static_assert(sizeof(idx_xattr) == 24, "index xattr size");
 
-#define IDX_SLOT_EMPTY(slot) ((uint32_t)(slot) == 0)
-#define IDX_SLOT_DIRENT(slot) ((uint64_t)(uint32_t)(slot) - 1)
-#define IDX_SLOT_TAG(slot) ((uint32_t)((slot) >> 32))
+#define IDX_SLOT_EMPTY(slot)	    ((uint32_t)(slot) == 0)
+#define IDX_SLOT_DIRENT(slot)	    ((uint64_t)(uint32_t)(slot)-1)
+#define IDX_SLOT_TAG(slot)	    ((uint32_t)((slot) >> 32))
 #define IDX_SLOT_MAKE(dirent, hash) (((uint64_t)(dirent) + 1) | ((uint64_t)(hash) >> 32) << 32)

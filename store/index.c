@@ -112,9 +112,10 @@ static int check_header(store_index *idx, berth_error *reterr)
 	    (r = check_section(idx, &pos, h->dirents_off, h->dirents_size, h->n_dirents,
 			       sizeof(idx_dirent), reterr)) < 0 ||
 	    (r = check_section(idx, &pos, h->xattrs_off, h->xattrs_size,
-			       h->xattrs_size / sizeof(idx_xattr), sizeof(idx_xattr), reterr)) < 0 ||
-	    (r = check_section(idx, &pos, h->hash_off, h->hash_size, h->hash_size / 8, 8,
-			       reterr)) < 0 ||
+			       h->xattrs_size / sizeof(idx_xattr), sizeof(idx_xattr), reterr)) <
+		    0 ||
+	    (r = check_section(idx, &pos, h->hash_off, h->hash_size, h->hash_size / 8, 8, reterr)) <
+		    0 ||
 	    (r = check_section(idx, &pos, h->strings_off, h->strings_size, 0, 0, reterr)) < 0)
 		return r;
 	if (pos != idx->len)
@@ -224,8 +225,8 @@ static int check_xattr_records(const store_index *idx, berth_error *reterr)
 	for (uint64_t i = 0; i < idx->n_xattrs; i++) {
 		get_xattr(idx, i, &x);
 		/* The name must be NUL-terminated inside the section: we hand it out as a C string. */
-		if (x.name_len == 0 || !in_bounds(x.name_off, (uint64_t)x.name_len + 1,
-						  idx->h.strings_size) ||
+		if (x.name_len == 0 ||
+		    !in_bounds(x.name_off, (uint64_t)x.name_len + 1, idx->h.strings_size) ||
 		    idx->strings[x.name_off + x.name_len] != '\0' ||
 		    memchr(idx->strings + x.name_off, '\0', x.name_len) ||
 		    !in_bounds(x.value_off, x.value_len, idx->h.strings_size))
@@ -349,7 +350,8 @@ static int index_rebuild(store *s, const store_digest *image_id, berth_error *re
 	if (r < 0) {
 		char id[STORE_DIGEST_STR_LEN];
 		store_digest_str(image_id, id);
-		return berth_error_set(reterr, r, "Failed to load image '%s': %s", id, strerror(-r));
+		return berth_error_set(reterr, r, "Failed to load image '%s': %s", id,
+				       strerror(-r));
 	}
 	/* A write session: gc must not clean tmp/ or index/ under a build in progress. */
 	r = store_write_begin(s);
@@ -425,7 +427,8 @@ int store_index_lookup(const store_index *idx, store_ino parent, const char *nam
 		    di - dir.u.dir.dirent_first >= dir.aux)
 			continue;
 		get_dirent(idx, di, &d);
-		if (d.name_len == name_len && memcmp(idx->strings + d.name_off, name, name_len) == 0) {
+		if (d.name_len == name_len &&
+		    memcmp(idx->strings + d.name_off, name, name_len) == 0) {
 			*ret = d.ino;
 			return 0;
 		}
@@ -459,9 +462,15 @@ int store_index_stat(const store_index *idx, store_ino ino, store_inode *ret)
 	if (!ino_valid(idx, ino))
 		return -ENOENT;
 	get_inode(idx, ino, &n);
-	st = (store_inode){ .ino = ino, .mode = n.mode, .nlink = n.nlink, .uid = n.uid,
-			    .gid = n.gid, .size = n.size, .mtime_ns = n.mtime_ns,
-			    .atime_ns = n.atime_ns, .n_xattrs = n.n_xattrs };
+	st = (store_inode){ .ino = ino,
+			    .mode = n.mode,
+			    .nlink = n.nlink,
+			    .uid = n.uid,
+			    .gid = n.gid,
+			    .size = n.size,
+			    .mtime_ns = n.mtime_ns,
+			    .atime_ns = n.atime_ns,
+			    .n_xattrs = n.n_xattrs };
 	if (S_ISREG(n.mode)) {
 		memcpy(st.content.digest.b, n.u.digest, STORE_DIGEST_LEN);
 		st.content.size = n.size;
@@ -498,7 +507,9 @@ int store_index_readdir(const store_index *idx, store_ino dir, uint64_t pos, sto
 		return -ENOENT;
 	get_dirent(idx, n.u.dir.dirent_first + pos, &d);
 	*ret = (store_dirent){ .name = (const char *)idx->strings + d.name_off,
-			       .name_len = d.name_len, .ino = d.ino, .mode = d.mode };
+			       .name_len = d.name_len,
+			       .ino = d.ino,
+			       .mode = d.mode };
 	return 0;
 }
 

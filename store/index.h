@@ -49,7 +49,7 @@ typedef struct store_inode {
 	uint32_t mode; /* S_IFMT | permission bits */
 	uint32_t nlink;
 	uint32_t uid, gid;
-	uint64_t size;
+	uint64_t size; /* REG: content size; LNK: target length; DIR: 4096; others 0 */
 	uint64_t rdev;
 	int64_t mtime_ns, atime_ns;
 	store_file_ref content; /* regular files */
@@ -75,7 +75,8 @@ int store_index_build(store *s, const store_image *img, berth_error *reterr);
 int store_index_build_mem(const store_tree *const *layers, size_t n_layers, buf *out,
 			  berth_error *reterr);
 /* Maps the image's index, rebuilding it if it is missing or fails its checks. */
-int store_index_open(store *s, const store_digest *image_id, store_index **ret, berth_error *reterr);
+int store_index_open(store *s, const store_digest *image_id, store_index **ret,
+		     berth_error *reterr);
 /* Maps an index file directly (tests, fuzzing): checks everything, never rebuilds. */
 int store_index_open_fd(int fd, store_index **ret, berth_error *reterr);
 /* Same checks on an in-memory copy (fuzz target). The memory must outlive the index. */

@@ -15,7 +15,7 @@
 #include "store/ref.h"
 #include "util/fileio.h"
 
-#define REF_NAME_MAX 512 /* names are shorter than this */
+#define REF_NAME_MAX  512 /* names are shorter than this */
 #define REFS_FILE_MAX (64u << 20)
 
 bool store_ref_name_valid(const char *name)

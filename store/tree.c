@@ -24,11 +24,11 @@
 
 #include "store/tree.h"
 
-#define TREE_MAGIC "BRTT"
-#define TREE_VERSION 1
-#define TREE_PATH_MAX 4096 /* paths are shorter than this */
-#define TREE_NAME_MAX 255
-#define TREE_XATTR_NAME_MAX 255
+#define TREE_MAGIC	     "BRTT"
+#define TREE_VERSION	     1
+#define TREE_PATH_MAX	     4096 /* paths are shorter than this */
+#define TREE_NAME_MAX	     255
+#define TREE_XATTR_NAME_MAX  255
 #define TREE_XATTR_VALUE_MAX 65535
 /* Smallest possible encoded entry: ten one-byte varints. */
 #define TREE_MIN_ENTRY_BYTES 10
@@ -174,7 +174,8 @@ static int check_link(const store_entry *e, int code, berth_error *reterr)
 	if (!type_has_link(e->type)) {
 		if (e->link)
 			return berth_error_set(reterr, code,
-					       "'%s': link target on an entry that is no link", e->path);
+					       "'%s': link target on an entry that is no link",
+					       e->path);
 		return 0;
 	}
 	len = e->link ? strlen(e->link) : 0;
@@ -280,9 +281,10 @@ static int check_relations(const store_tree *t, int code, berth_error *reterr)
 		if (e->type == STORE_ENTRY_HARDLINK) {
 			const store_entry *target = store_tree_find(t, e->link);
 			if (!target || target->type != STORE_ENTRY_REG)
-				return berth_error_set(reterr, code,
-						       "'%s': hard link target '%s' is not a regular file of this layer",
-						       e->path, e->link);
+				return berth_error_set(
+					reterr, code,
+					"'%s': hard link target '%s' is not a regular file of this layer",
+					e->path, e->link);
 		}
 	}
 	return 0;
@@ -387,8 +389,9 @@ static int encode_typed(buf *out, const store_entry *e)
 
 static int encode_entry(buf *out, const char *prev, const store_entry *e)
 {
-	const uint64_t fixed[] = { e->type, e->flags, e->mode, e->uid, e->gid,
-				   zigzag(e->mtime_ns), zigzag(e->atime_ns) };
+	const uint64_t fixed[] = {
+		e->type, e->flags, e->mode, e->uid, e->gid, zigzag(e->mtime_ns), zigzag(e->atime_ns)
+	};
 	int r = encode_path(out, prev, e->path);
 
 	for (size_t i = 0; r >= 0 && i < ELEMENTSOF(fixed); i++)

@@ -52,13 +52,13 @@ typedef struct store_xattr {
 
 typedef struct store_entry {
 	char *path;
-	uint8_t type;	/* store_entry_type */
-	uint8_t flags;	/* STORE_ENTRY_OPAQUE */
-	uint32_t mode;	/* permission bits only: 07777 */
+	uint8_t type;  /* store_entry_type */
+	uint8_t flags; /* STORE_ENTRY_OPAQUE */
+	uint32_t mode; /* permission bits only: 07777 */
 	uint32_t uid, gid;
 	int64_t mtime_ns, atime_ns;
-	uint64_t rdev;	       /* CHR/BLK: makedev(major, minor) */
-	char *link;	       /* SYMLINK: target; HARDLINK: path of the target entry */
+	uint64_t rdev;		/* CHR/BLK: makedev(major, minor) */
+	char *link;		/* SYMLINK: target; HARDLINK: path of the target entry */
 	store_file_ref content; /* REG: content (size is the file size) */
 	size_t n_xattrs;
 	store_xattr *xattrs;
@@ -80,7 +80,11 @@ void store_entry_done(store_entry *e);
  * store_tree_finish() sorts. -EINVAL (with detail) if the path is not normalized.
  */
 int store_tree_add(store_tree *t, store_entry *e, berth_error *reterr);
-/* Sorts and checks every invariant; -EEXIST for a duplicate path, -EINVAL otherwise. */
+/*
+ * Sorts and checks every invariant; -EEXIST for a duplicate path, -EINVAL otherwise (reterr names
+ * the path and the rule). Fields that do not apply to an entry's type (rdev, content) are cleared,
+ * since the encoding does not carry them; a link target on an entry that is no link is refused.
+ */
 int store_tree_finish(store_tree *t, berth_error *reterr);
 /* Looks up a path in a finished tree (binary search). NULL if absent. */
 const store_entry *store_tree_find(const store_tree *t, const char *path);

@@ -268,8 +268,9 @@ static void test_store_gc__waits_for_writers(void **state)
 		if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
 			_exit(3);
 		store_tree_new(&tr);
-		store_entry e = { .path = strdup("f"), .type = STORE_ENTRY_REG, .mode = 0644,
-				  .content = f };
+		store_entry e = {
+			.path = strdup("f"), .type = STORE_ENTRY_REG, .mode = 0644, .content = f
+		};
 		if (store_tree_add(tr, &e, NULL) < 0 || store_tree_finish(tr, NULL) < 0 ||
 		    store_tree_put(s, tr, &l.tree) < 0 ||
 		    store_image_create(s, "{\"w\":1}", 7, &l, 1, NULL, NULL) < 0)

@@ -199,10 +199,10 @@ static void test_store_image__bad_record(void **state)
 	static const char *bad[] = {
 		"",
 		"berth-image 2\nconfig sha256:@ 2\n",
-		"berth-image 1\nconfig sha256:@ 2",	  /* no final newline */
-		"berth-image 1\nconfig sha256:@ 02\n",	  /* leading zero */
+		"berth-image 1\nconfig sha256:@ 2",    /* no final newline */
+		"berth-image 1\nconfig sha256:@ 02\n", /* leading zero */
 		"berth-image 1\nconfig sha256:@ 2 x\n",
-		"berth-image 1\nconfig @ 2\n",		  /* bare hex */
+		"berth-image 1\nconfig @ 2\n", /* bare hex */
 		"berth-image 1\nconfig sha256:@ 2\nlayer x\n",
 		"berth-image 1\nconfig sha256:@ 2\n\n",
 	};
@@ -221,10 +221,12 @@ static void test_store_image__bad_record(void **state)
 		store_image *x = NULL;
 		const char *at = strchr(bad[i], '@');
 		if (at)
-			snprintf(text, sizeof(text), "%.*s%s%s", (int)(at - bad[i]), bad[i], hex, at + 1);
+			snprintf(text, sizeof(text), "%.*s%s%s", (int)(at - bad[i]), bad[i], hex,
+				 at + 1);
 		else
 			snprintf(text, sizeof(text), "%s", bad[i]);
-		assert_int_equal(write_file_atomic(store_dir_fd(t.s), path, text, strlen(text), 0644), 0);
+		assert_int_equal(
+			write_file_atomic(store_dir_fd(t.s), path, text, strlen(text), 0644), 0);
 		if (store_image_load(t.s, &id, &x) != -EBADMSG)
 			fail_msg("record %zu was accepted", i);
 	}

@@ -107,11 +107,11 @@ static void listing(const store_index *idx, const char *dir, char *out, size_t o
 	assert_int_equal(store_index_readdir(idx, ino, n, &d), -ENOENT);
 }
 
-#define assert_listing(idx, dir, expect)                       \
-	do {                                                   \
-		char _l[4096];                                 \
-		listing(idx, dir, _l, sizeof(_l));             \
-		assert_string_equal(_l, expect);               \
+#define assert_listing(idx, dir, expect)           \
+	do {                                       \
+		char _l[4096];                     \
+		listing(idx, dir, _l, sizeof(_l)); \
+		assert_string_equal(_l, expect);   \
 	} while (0)
 
 static void test_store_index__single_layer(void **state)
@@ -283,10 +283,10 @@ static void test_store_index__replace(void **state)
 	tu_reg(l[0], "f2", 1);
 	tu_dir(l[0], "keep", 0755, 0);
 	tu_reg(l[0], "keep/child", 1);
-	tu_reg(l[1], "d", 7);	     /* dir -> file: descendants go */
-	tu_dir(l[1], "f", 0700, 0);  /* file -> dir */
+	tu_reg(l[1], "d", 7);	    /* dir -> file: descendants go */
+	tu_dir(l[1], "f", 0700, 0); /* file -> dir */
 	tu_reg(l[1], "f/y", 1);
-	tu_reg(l[1], "f2/z", 1);     /* file in the way of an implied parent */
+	tu_reg(l[1], "f2/z", 1);		     /* file in the way of an implied parent */
 	e = tu_entry("keep", STORE_ENTRY_DIR, 0711); /* dir over dir: metadata, children stay */
 	e.uid = 42;
 	tu_add(l[1], &e);
@@ -462,7 +462,8 @@ static store_tree *sample_layer(bool reverse)
 static void test_store_index__stable(void **state)
 {
 	_cleanup_(buf_done) buf a = BUF_INIT, c = BUF_INIT;
-	store_tree *l[2] = { sample_layer(false), tu_new() }, *m[2] = { sample_layer(true), tu_new() };
+	store_tree *l[2] = { sample_layer(false), tu_new() },
+		   *m[2] = { sample_layer(true), tu_new() };
 
 	tu_whiteout(l[1], "usr/lib");
 	tu_reg(l[1], "new", 5);

@@ -21,10 +21,10 @@ static store_digest digest_n(unsigned n)
 
 static void test_store_ref__names(void **state)
 {
-	static const char *good[] = { "docker.io/library/base:latest", "a:b", "localhost:5000/x:1.0",
-				      "x@y:z" };
-	static const char *bad[] = { "", "nocolon", ":tag", "name:", "host:5000/repo", "a b:c",
-				     "a:b\n", "tab\t:x", "\x7f:x" };
+	static const char *good[] = { "docker.io/library/base:latest", "a:b",
+				      "localhost:5000/x:1.0", "x@y:z" };
+	static const char *bad[] = { "",      "nocolon", ":tag",    "name:", "host:5000/repo",
+				     "a b:c", "a:b\n",	 "tab\t:x", "\x7f:x" };
 	char longname[600];
 
 	for (size_t i = 0; i < ELEMENTSOF(good); i++)
@@ -85,15 +85,17 @@ static void test_store_ref__set_get_list_remove(void **state)
 
 static void test_store_ref__damaged_file(void **state)
 {
-	static const char *bad[] = { "a:b sha256:00\n", "a:b\n", "a b sha256:%064d\n",
-				     "a:b sha256:0000000000000000000000000000000000000000000000000000000000000000" };
+	static const char *bad[] = {
+		"a:b sha256:00\n", "a:b\n", "a b sha256:%064d\n",
+		"a:b sha256:0000000000000000000000000000000000000000000000000000000000000000"
+	};
 	store_digest got;
 	tstore t;
 
 	ts_open(&t);
 	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
-		assert_int_equal(write_file_atomic(store_dir_fd(t.s), "refs", bad[i], strlen(bad[i]),
-						   0644),
+		assert_int_equal(write_file_atomic(store_dir_fd(t.s), "refs", bad[i],
+						   strlen(bad[i]), 0644),
 				 0);
 		assert_int_equal(store_ref_get(t.s, "a:b", &got), -EBADMSG);
 		/* A writer does not overwrite what it cannot read. */

@@ -70,7 +70,8 @@ static void assert_entry_equal(const store_entry *a, const store_entry *b)
 		assert_string_equal(a->xattrs[i].name, b->xattrs[i].name);
 		assert_int_equal(a->xattrs[i].len, b->xattrs[i].len);
 		if (a->xattrs[i].len)
-			assert_memory_equal(a->xattrs[i].value, b->xattrs[i].value, a->xattrs[i].len);
+			assert_memory_equal(a->xattrs[i].value, b->xattrs[i].value,
+					    a->xattrs[i].len);
 	}
 }
 
@@ -98,7 +99,8 @@ static void test_store_tree__sorted_and_find(void **state)
 	const store_entry *e;
 
 	for (size_t i = 1; i < store_tree_count(t); i++)
-		assert_true(strcmp(store_tree_entry(t, i - 1)->path, store_tree_entry(t, i)->path) < 0);
+		assert_true(strcmp(store_tree_entry(t, i - 1)->path, store_tree_entry(t, i)->path) <
+			    0);
 	e = store_tree_find(t, "etc/passwd-");
 	assert_non_null(e);
 	assert_int_equal(e->type, STORE_ENTRY_HARDLINK);
@@ -133,9 +135,9 @@ static void test_store_tree__finish_errors(void **state)
 		const char *rule;
 		int err;
 	} cases[] = {
-		{ "duplicate", -EEXIST },  { "opaque-file", -EINVAL }, { "mode", -EINVAL },
-		{ "dangling", -EINVAL },   { "parent", -EINVAL },      { "chunks", -EINVAL },
-		{ "xattr-order", -EINVAL }, { "root-file", -EINVAL },  { "link-on-dir", -EINVAL },
+		{ "duplicate", -EEXIST },   { "opaque-file", -EINVAL }, { "mode", -EINVAL },
+		{ "dangling", -EINVAL },    { "parent", -EINVAL },	{ "chunks", -EINVAL },
+		{ "xattr-order", -EINVAL }, { "root-file", -EINVAL },	{ "link-on-dir", -EINVAL },
 	};
 
 	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -158,7 +160,8 @@ static void test_store_tree__finish_errors(void **state)
 		else if (streq(rule, "parent"))
 			tu_reg(t, "a/file/under", 1);
 		else if (streq(rule, "chunks"))
-			tu_add(t, (e = tu_entry("b", STORE_ENTRY_REG, 0644), e.content.size = 7, &e));
+			tu_add(t,
+			       (e = tu_entry("b", STORE_ENTRY_REG, 0644), e.content.size = 7, &e));
 		else if (streq(rule, "xattr-order")) {
 			e = tu_entry("b", STORE_ENTRY_DIR, 0755);
 			tu_xattr(&e, "user.b", "1", 1);
@@ -183,8 +186,9 @@ static void test_store_tree__finish_errors(void **state)
 static void test_store_tree__normalized(void **state)
 {
 	static const char *good[] = { "", "a", "a/b", "a.b/.c", "..a/b..", "a/...", "x y/\x01" };
-	static const char *bad[] = { "/a", "a/", "a//b", ".", "..", "a/./b", "a/../b", "a/.",
-				     "./a" };
+	static const char *bad[] = {
+		"/a", "a/", "a//b", ".", "..", "a/./b", "a/../b", "a/.", "./a"
+	};
 	char long_name[300], long_path[5000];
 	_cleanup_(store_tree_freep) store_tree *t = tu_new();
 	berth_error err = BERTH_ERROR_INIT;
@@ -204,7 +208,7 @@ static void test_store_tree__normalized(void **state)
 	long_path[4096] = '\0';
 	assert_false(store_path_is_normalized(long_path)); /* 4096 bytes */
 	long_path[4095] = '\0';
-	assert_true(store_path_is_normalized(long_path));  /* 4095 bytes */
+	assert_true(store_path_is_normalized(long_path)); /* 4095 bytes */
 	e = tu_entry("a//b", STORE_ENTRY_DIR, 0755);
 	assert_int_equal(store_tree_add(t, &e, &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "a//b"));
@@ -281,8 +285,14 @@ static int decode(const buf *b)
 	return r;
 }
 
-#define D(p) { .path = p, .type = STORE_ENTRY_DIR, .mode = 0755 }
-#define F(p) { .path = p, .type = STORE_ENTRY_REG, .mode = 0644, .size = 1, .nchunks = 1 }
+#define D(p)                                                     \
+	{                                                        \
+		.path = p, .type = STORE_ENTRY_DIR, .mode = 0755 \
+	}
+#define F(p)                                                                              \
+	{                                                                                 \
+		.path = p, .type = STORE_ENTRY_REG, .mode = 0644, .size = 1, .nchunks = 1 \
+	}
 
 static void test_store_tree__decode_rejects(void **state)
 {
@@ -291,7 +301,9 @@ static void test_store_tree__decode_rejects(void **state)
 		raw e[3];
 		size_t n;
 	} cases[] = {
-		{ "valid", { D("a"), F("a/b"), { .path = "c", .type = STORE_ENTRY_HARDLINK, .link = "a/b" } }, 3 },
+		{ "valid",
+		  { D("a"), F("a/b"), { .path = "c", .type = STORE_ENTRY_HARDLINK, .link = "a/b" } },
+		  3 },
 		{ "unnormalized", { D("a"), F("a//b") }, 2 },
 		{ "dot", { D("a"), F("a/.") }, 2 },
 		{ "absolute", { F("/a") }, 1 },
@@ -305,20 +317,46 @@ static void test_store_tree__decode_rejects(void **state)
 		{ "mode", { { .path = "a", .type = STORE_ENTRY_DIR, .mode = 010000 } }, 1 },
 		{ "chunks-no-size", { { .path = "a", .type = STORE_ENTRY_REG, .nchunks = 1 } }, 1 },
 		{ "size-no-chunks", { { .path = "a", .type = STORE_ENTRY_REG, .size = 5 } }, 1 },
-		{ "chunks-over-size", { { .path = "a", .type = STORE_ENTRY_REG, .size = 2, .nchunks = 3 } }, 1 },
-		{ "hardlink-missing", { F("a"), { .path = "b", .type = STORE_ENTRY_HARDLINK, .link = "c" } }, 2 },
-		{ "hardlink-to-dir", { D("a"), { .path = "b", .type = STORE_ENTRY_HARDLINK, .link = "a" } }, 2 },
-		{ "hardlink-to-link", { { .path = "a", .type = STORE_ENTRY_SYMLINK, .link = "x" },
-					{ .path = "b", .type = STORE_ENTRY_HARDLINK, .link = "a" } }, 2 },
+		{ "chunks-over-size",
+		  { { .path = "a", .type = STORE_ENTRY_REG, .size = 2, .nchunks = 3 } },
+		  1 },
+		{ "hardlink-missing",
+		  { F("a"), { .path = "b", .type = STORE_ENTRY_HARDLINK, .link = "c" } },
+		  2 },
+		{ "hardlink-to-dir",
+		  { D("a"), { .path = "b", .type = STORE_ENTRY_HARDLINK, .link = "a" } },
+		  2 },
+		{ "hardlink-to-link",
+		  { { .path = "a", .type = STORE_ENTRY_SYMLINK, .link = "x" },
+		    { .path = "b", .type = STORE_ENTRY_HARDLINK, .link = "a" } },
+		  2 },
 		{ "symlink-empty", { { .path = "a", .type = STORE_ENTRY_SYMLINK, .link = "" } }, 1 },
-		{ "xattr-order", { { .path = "a", .type = STORE_ENTRY_DIR, .n_x = 2,
-				     .xname = { "user.b", "user.a" } } }, 1 },
-		{ "xattr-dup", { { .path = "a", .type = STORE_ENTRY_DIR, .n_x = 2,
-				   .xname = { "user.a", "user.a" } } }, 1 },
-		{ "xattr-empty-name", { { .path = "a", .type = STORE_ENTRY_DIR, .n_x = 1,
-					  .xname = { "" }, .xlen = { 1 } } }, 1 },
-		{ "xattr-value-64k", { { .path = "a", .type = STORE_ENTRY_DIR, .n_x = 1,
-					 .xname = { "user.a" }, .xlen = { 65536 } } }, 1 },
+		{ "xattr-order",
+		  { { .path = "a",
+		      .type = STORE_ENTRY_DIR,
+		      .n_x = 2,
+		      .xname = { "user.b", "user.a" } } },
+		  1 },
+		{ "xattr-dup",
+		  { { .path = "a",
+		      .type = STORE_ENTRY_DIR,
+		      .n_x = 2,
+		      .xname = { "user.a", "user.a" } } },
+		  1 },
+		{ "xattr-empty-name",
+		  { { .path = "a",
+		      .type = STORE_ENTRY_DIR,
+		      .n_x = 1,
+		      .xname = { "" },
+		      .xlen = { 1 } } },
+		  1 },
+		{ "xattr-value-64k",
+		  { { .path = "a",
+		      .type = STORE_ENTRY_DIR,
+		      .n_x = 1,
+		      .xname = { "user.a" },
+		      .xlen = { 65536 } } },
+		  1 },
 		{ "root-not-dir", { { .path = "", .type = STORE_ENTRY_REG } }, 1 },
 	};
 	_cleanup_(buf_done) buf b = BUF_INIT;
@@ -404,7 +442,11 @@ static void test_store_tree__decode_nul_and_prefix(void **state)
 	raw e[2] = { D("ab"), F("ab/c") };
 
 	/* NUL inside a path suffix. */
-	buf_append(&b, "BRTT\x01\x01\x00\x03" "a\0b" "\x02\x00\x00\x00\x00\x02\x02\x00", 19);
+	buf_append(&b,
+		   "BRTT\x01\x01\x00\x03"
+		   "a\0b"
+		   "\x02\x00\x00\x00\x00\x02\x02\x00",
+		   19);
 	assert_int_equal(decode(&b), -EBADMSG);
 	b.data[9] = 'x'; /* "axb": fine */
 	assert_int_equal(decode(&b), 0);

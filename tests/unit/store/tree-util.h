@@ -13,8 +13,9 @@
 
 static inline store_entry tu_entry(const char *path, store_entry_type type, uint32_t mode)
 {
-	store_entry e = { .type = (uint8_t)type, .mode = mode, .mtime_ns = 1000000000,
-			  .atime_ns = 1000000000 };
+	store_entry e = {
+		.type = (uint8_t)type, .mode = mode, .mtime_ns = 1000000000, .atime_ns = 1000000000
+	};
 
 	e.path = strdup(path);
 	assert_non_null(e.path);
