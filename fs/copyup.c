@@ -217,6 +217,12 @@ static int copy_up_new(fs *f, fs_node *n, const fs_node_state *s, fs_copy_up_mod
 	if (r < 0)
 		return negative_errno();
 	fs_node_set_upper(n, r, S_ISREG(in.mode) && mode == FS_COPY_UP_META);
+	if (S_ISREG(in.mode) && in.nlink > 1) {
+		fs_node_state ns;
+
+		fs_node_get_state(n, &ns);
+		return fs_copy_up_hardlinks(f, n, s->lower, ns.upper);
+	}
 	return 0;
 }
 

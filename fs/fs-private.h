@@ -106,6 +106,17 @@ int fs_upper_setxattr_at(int dirfd, const char *name, const char *xname, const v
 /* Sets trusted.berth.ino on (dirfd, name). */
 int fs_set_ino_xattr(int dirfd, const char *name, uint64_t ino);
 
+/* ---- hard links of the image (fs/hardlink.c) ---- */
+
+/* The absolute path ("/a/b") of a lower directory. */
+int fs_lower_dir_path(fs *f, store_ino ino, char *out, size_t size);
+/*
+ * After the copy-up of a lower file with several names (upper fd `upper`), links every other
+ * name of it that the union still shows as that lower file to the upper file, so the names stay
+ * one inode (overlayfs without index=on breaks them apart). Under f->write_lock.
+ */
+int fs_copy_up_hardlinks(fs *f, fs_node *n, store_ino ino, int upper);
+
 /* ---- operations on one node (fs/node.c) ---- */
 
 /* Reopens an O_PATH upper fd with real open flags (through /proc/self/fd). */

@@ -325,40 +325,6 @@ int fs_remove(fs *f, fs_node *parent, const char *name, bool dir)
 
 /* ---- rename ---- */
 
-/* The absolute path of a lower directory, for trusted.overlay.redirect. */
-static int lower_dir_path(fs *f, store_ino ino, char *out, size_t size)
-{
-	char tmp[4096];
-	size_t len = 0;
-
-	tmp[0] = '\0';
-	while (ino != STORE_INO_ROOT) {
-		store_ino parent;
-		store_dirent de;
-		bool found = false;
-		int r = store_index_parent(f->idx, ino, &parent);
-
-		if (r < 0)
-			return r;
-		for (uint64_t i = 0; store_index_readdir(f->idx, parent, i, &de) >= 0; i++)
-			if (de.ino == ino) {
-				found = true;
-				break;
-			}
-		if (!found || len + de.name_len + 1 >= sizeof(tmp))
-			return -ENAMETOOLONG;
-		memmove(tmp + de.name_len + 1, tmp, len + 1);
-		tmp[0] = '/';
-		memcpy(tmp + 1, de.name, de.name_len);
-		len += de.name_len + 1;
-		ino = parent;
-	}
-	if (len + 1 > size)
-		return -ENAMETOOLONG;
-	memcpy(out, len ? tmp : "/", len ? len + 1 : 2);
-	return 0;
-}
-
 /*
  * After a directory moved to (dirfd, name) under newparent: one that comes from lower records
  * where (trusted.overlay.redirect, for commit and other tools; berth finds its lower by
@@ -376,7 +342,7 @@ static int fix_moved_dir(fs *f, fs_node *n, fs_node *newparent, int dirfd, const
 	if (s.lower) {
 		if (fs_upper_getxattr(dirfd, name, FS_XATTR_REDIRECT, NULL, 0) >= 0)
 			return 0; /* moved before: the first redirect names the origin */
-		r = lower_dir_path(f, s.lower, path, sizeof(path));
+		r = fs_lower_dir_path(f, s.lower, path, sizeof(path));
 		if (r < 0)
 			return r;
 		return fs_upper_setxattr_at(dirfd, name, FS_XATTR_REDIRECT, path, strlen(path));

@@ -98,11 +98,16 @@ is "$(cat "$T/b/data-renamed/sub-moved/deep/f" 2>&1)" t "its contents follow it"
 fail_run "the old name is gone" stat "$T/b/data"
 ok_run "umount" berth umount "$T/b"
 berth_mount three:latest "$T/b" --upper "$T/keep"; ok $? "mount with --upper"
-ok_run "write into it" sh -c "echo kept >'$T/b/kept' && mv '$T/b/etc' '$T/b/etc2'"
+ok_run "write into it" sh -c "echo kept >'$T/b/kept' && mv '$T/b/etc' '$T/b/etc2' && echo more >>'$T/b/data/h1'"
+# Deliberate difference: overlayfs (without index=on) breaks a lower hard link at copy-up; berth
+# copies all its names up as one inode.
+is "$(cat "$T/b/data/h2")" "$(printf 'hl\nmore')" "berth: the other name of a hard link sees the write"
 ok_run "umount" berth umount "$T/b"
 berth_mount three:latest "$T/b" --upper "$T/keep"; ok $? "remount the same upper"
 is "$(cat "$T/b/kept" 2>&1)" kept "changes persist in --upper"
 is "$(cat "$T/b/etc2/passwd" 2>&1 | head -1)" "root:x:0:0:root:/root:/bin/sh" "a renamed lower dir persists"
 fail_run "its old name stays gone" stat "$T/b/etc"
+is "$(cat "$T/b/data/h2")" "$(printf 'hl\nmore')" "the hard link is still one file after remount"
+is "$(stat -c '%i %h' "$T/b/data/h1")" "$(stat -c '%i %h' "$T/b/data/h2")" "same st_ino and st_nlink"
 ok_run "umount" berth umount "$T/b"
 done_testing

@@ -59,6 +59,17 @@ static int setup(void **state)
 	put(l1, "d/a", "alpha\n");
 	put(l1, "d/b", "beta\n");
 	put(l1, "o/x", "x\n");
+	put(l1, "d/h1", "linked\n");
+	{
+		char *a = path_join(l1, "d/h1"), *b = path_join(l1, "o/h2");
+		char *c = path_join(l1, "h3");
+
+		assert_int_equal(link(a, b), 0);
+		assert_int_equal(link(a, c), 0);
+		free(a);
+		free(b);
+		free(c);
+	}
 	big = malloc(100000);
 	memset(big, 'z', 99999);
 	big[99999] = '\0';
@@ -173,8 +184,60 @@ static void test_fs_union__resolve_layers(void **state)
 	assert_int_equal(fs_resolve(fx->f, d, "b", false, &c), -ENOENT);  /* whiteout */
 	assert_int_equal(fs_resolve(fx->f, o, "x", false, &c), -ENOENT);  /* opaque */
 	assert_int_equal(fs_resolve(fx->f, d, "zz", false, &c), -ENOENT);
-	assert_string_equal(names(fx, d), ". .. a c ");
+	assert_string_equal(names(fx, d), ". .. a c h1 ");
 	assert_string_equal(names(fx, o), ". .. y ");
+}
+
+static void test_fs_union__hardlinks_stay_one_inode(void **state)
+{
+	fixture *fx = *state;
+	fs_node *d = node(fx, root(fx), "d"), *h1 = node(fx, d, "h1");
+	struct stat st1, st2;
+	bool lower;
+	int fd;
+
+	/* three names in l1: d/h1, h3, and o/h2, which l2's opaque o hides: the index counts
+	 * the names the image shows */
+	assert_int_equal(fs_node_stat(fx->f, h1, &st1), 0);
+	assert_int_equal(st1.st_nlink, 2);
+	fd = fs_node_open(fx->f, h1, O_WRONLY | O_APPEND, &lower);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "more\n", 5), 5);
+	close(fd);
+	/* the visible name follows the copy-up; the hidden one (opaque dir) is left alone */
+	assert_int_equal(fstatat(fx->upper, "d/h1", &st1, 0), 0);
+	assert_int_equal(fstatat(fx->upper, "h3", &st2, 0), 0);
+	assert_int_equal(st1.st_ino, st2.st_ino);
+	assert_int_equal(st1.st_nlink, 2);
+	assert_string_equal(read_node(fx, h1), "linked\nmore\n");
+	assert_string_equal(read_node(fx, node(fx, root(fx), "h3")), "linked\nmore\n");
+	assert_ptr_equal(node(fx, root(fx), "h3"), h1);
+}
+
+static void test_fs_union__hardlink_copy_up_links_names(void **state)
+{
+	fixture *fx = *state;
+	fs_node *d = node(fx, root(fx), "d"), *a = node(fx, d, "a");
+	fs_creds cr = { 0, 0 };
+	struct stat st1, st2;
+	fs_child c;
+	bool lower;
+	int fd;
+
+	(void)cr;
+	/* a second lower name for d/a does not exist; make one in upper and check link(2) */
+	assert_int_equal(fs_link(fx->f, a, root(fx), "a2", &c), 0);
+	close(c.upper);
+	assert_int_equal(c.ino, a->ino);
+	fd = fs_node_open(fx->f, a, O_WRONLY | O_TRUNC, &lower);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "new\n", 4), 4);
+	close(fd);
+	assert_int_equal(fstatat(fx->upper, "d/a", &st1, 0), 0);
+	assert_int_equal(fstatat(fx->upper, "a2", &st2, 0), 0);
+	assert_int_equal(st1.st_ino, st2.st_ino);
+	assert_int_equal(st1.st_nlink, 2);
+	assert_string_equal(read_node(fx, node(fx, root(fx), "a2")), "new\n");
 }
 
 static void test_fs_union__metacopy_then_data(void **state)
@@ -222,7 +285,7 @@ static void test_fs_union__remove_leaves_whiteout(void **state)
 	assert_int_equal(fstatat(fx->upper, "d/a", &st, AT_SYMLINK_NOFOLLOW), 0);
 	assert_true(S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0));
 	assert_int_equal(fs_resolve(fx->f, d, "a", false, &c), -ENOENT);
-	assert_string_equal(names(fx, d), ". .. c ");
+	assert_string_equal(names(fx, d), ". .. c h1 ");
 	/* a directory made over a whiteout is opaque */
 	assert_int_equal(fs_create(fx->f, d, "a", S_IFDIR | 0755, 0, NULL, 0, &cr, &c, NULL), 0);
 	assert_true(c.opaque);
@@ -231,6 +294,8 @@ static void test_fs_union__remove_leaves_whiteout(void **state)
 	assert_int_equal(fs_remove(fx->f, root(fx), "d", true), -ENOTEMPTY);
 	node(fx, d, "c");
 	assert_int_equal(fs_remove(fx->f, d, "c", false), 0);
+	node(fx, d, "h1");
+	assert_int_equal(fs_remove(fx->f, d, "h1", false), 0);
 	assert_int_equal(fs_remove(fx->f, d, "a", true), 0);
 	assert_int_equal(fs_remove(fx->f, root(fx), "d", true), 0);
 	assert_int_equal(fs_resolve(fx->f, root(fx), "d", false, &c), -ENOENT);
@@ -252,7 +317,7 @@ static void test_fs_union__rename_lower_dir(void **state)
 	len = fs_upper_getxattr(fx->upper, "e", FS_XATTR_REDIRECT, v, sizeof(v));
 	assert_int_equal(len, 2);
 	assert_memory_equal(v, "/d", 2);
-	assert_string_equal(names(fx, d), ". .. a c ");
+	assert_string_equal(names(fx, d), ". .. a c h1 ");
 	assert_string_equal(read_node(fx, node(fx, d, "a")), "alpha\n");
 	/* RENAME_NOREPLACE over an existing name */
 	assert_int_equal(fs_rename(fx->f, root(fx), "e", root(fx), "o", RENAME_NOREPLACE), -EEXIST);
@@ -288,6 +353,8 @@ static void test_fs_union__work_emptied_at_start(void **state)
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_fs_union__resolve_layers, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_fs_union__metacopy_then_data, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_fs_union__hardlinks_stay_one_inode, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_fs_union__hardlink_copy_up_links_names, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_fs_union__remove_leaves_whiteout, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_fs_union__rename_lower_dir, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_fs_union__work_emptied_at_start, setup, teardown),
