@@ -23,6 +23,27 @@ berth_mount three:latest "$T/b3"; ok $? "berth mount, 3 layers"
 ovl_mount "$T/o3" "$T/ou3" "$T/ow3" "$L/l3" "$L/l2" "$L/l1"; ok $? "overlay mount, 3 layers"
 is_same "$(tree_dump "$T/b3")" "$(tree_dump "$T/o3")" "3 layers: same tree as overlayfs"
 
+# 20 layers: each adds, replaces, whites out and makes opaque something of the ones below
+lowers=("$L/l1")
+for i in $(seq 2 20); do
+	m=$L/m$i
+	mkdir -p "$m/layers/$i" "$m/data" "$m/churn"
+	echo "layer $i" >"$m/layers/$i/f"
+	echo "v$i" >"$m/data/file"
+	echo "c$i" >"$m/churn/c$i"
+	[ $((i % 3)) = 0 ] && mknod "$m/churn/c$((i - 1))" c 0 0
+	[ $((i % 5)) = 0 ] && setfattr -n trusted.overlay.opaque -v y "$m/churn"
+	[ "$i" = 7 ] && mknod "$m/layers/4" c 0 0
+	lowers+=("$m")
+done
+ok_run "image of 20 layers" fs_mkimage twenty:latest "${lowers[@]}"
+rev=()
+for ((i = ${#lowers[@]} - 1; i >= 0; i--)); do rev+=("${lowers[i]}"); done
+berth_mount twenty:latest "$T/b20"; ok $? "berth mount, 20 layers"
+ovl_mount "$T/o20" "$T/ou20" "$T/ow20" "${rev[@]}"; ok $? "overlay mount, 20 layers"
+is_same "$(tree_dump "$T/b20")" "$(tree_dump "$T/o20")" "20 layers: same tree as overlayfs"
+ok_run "umount the 20-layer mount" berth umount "$T/b20"
+
 is "$("$T/b3/bin/busybox" echo hi)" "hi" "a binary runs from the mount"
 is "$(chroot "$T/b3" /bin/sh -c 'cat /data/file; ls /opq')" "$(printf 'l2\nfresh')" \
 	"chroot into the mount: upper layer wins, opaque dir hides"
