@@ -2,12 +2,12 @@
 /*
  * bench/store-params.c: the figures behind the store's chunk sizes and zstd level.
  *
- *     store-params [--max-bytes N] [--sample N] [--writer|--writer-only] DIR...
+ *     store-params [--max-bytes N] [--sample N] [--writer|--writer-only] [--writer-level N] DIR...
  *
  * Loads the regular files under DIR... into memory (hard links once, one file system, at most
  * --max-bytes, default 4 GiB), then for each chunk-size triple:
- *   - chunks every file and SHA-256s every chunk (and every multi-chunk file as a whole), as the
- *     file writer does: MB/s of thread CPU time;
+ *   - chunks every file, alone and then with SHA-256 of every chunk (and of every multi-chunk
+ *     file as a whole, as the file writer does): MB/s of thread CPU time;
  *   - deduplicates chunks across all files: object count (chunks + FILE lists), unique bytes;
  *   - compresses every unique chunk at the default level (raw when zstd saves < 1/16, as the
  *     store does): MB/s, stored bytes, and bytes on disk if each object were its own file on a
@@ -15,9 +15,9 @@
  *   - compresses a sample (chunks whose digest's first byte < 256/--sample, default 16) at
  *     levels -1, 1, 2, 3, 6, 9, 19: ratio, compression and decompression MB/s.
  * With --writer, also pushes up to 1 GiB of the files through store_file_writer into a fresh
- * store under $TMPDIR (default /var/tmp) at the default parameters, twice (new, then all
- * duplicates), and reports MB/s of wall and CPU time; the store is removed afterwards.
- * --writer-only skips the parameter tables.
+ * store under $TMPDIR (default /var/tmp) at the default chunk sizes and zstd level (or
+ * --writer-level), twice (new, then all duplicates), and reports MB/s of wall and CPU time; the
+ * store is removed afterwards. --writer-only skips the parameter tables.
  *
  * MB = 10^6 bytes. Output is Markdown, for docs/PERFORMANCE.md. Never part of `meson test`.
  */
@@ -61,7 +61,7 @@ typedef struct corpus {
 } corpus;
 
 typedef struct result {
-	double hash_mbs, comp_mbs;
+	double cut_mbs, hash_mbs, comp_mbs;
 	size_t nchunks, uchunks, nlists, ulists, ufiles;
 	uint64_t ubytes, ufile_bytes, stored, disk4k, list_bytes;
 } result;
@@ -201,6 +201,50 @@ static chunk *chunk_all(const corpus *c, const store_chunker_params *p, size_t *
 	return ch;
 }
 
+/* The chunker alone (no hashing), over every file. */
+static double cut_only(const corpus *c, const store_chunker_params *p)
+{
+	double t = cpu_now();
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->nfiles; i++) {
+		const uint8_t *d = c->arena + c->files[i].off;
+		for (size_t off = 0, len = c->files[i].len; off < len; n++)
+			off += store_chunker_cut(p, d + off, len - off, true);
+	}
+	if (n == SIZE_MAX)
+		abort(); /* keeps the loop from being optimised away */
+	return mbs(c->bytes, cpu_now() - t);
+}
+
+/*
+ * The chunker on one large buffer of pseudo-random bytes (no small files to skip): the figure for
+ * its throughput target. The first `min` bytes of every chunk are skipped, not hashed.
+ */
+static void print_chunker_raw(void)
+{
+	size_t len = 256u << 20, n = 0;
+	uint8_t *d = malloc(len);
+	uint64_t x = 1;
+	double t;
+
+	if (!d)
+		abort();
+	for (size_t i = 0; i < len; i++) {
+		x = x * UINT64_C(6364136223846793005) + UINT64_C(1442695040888963407);
+		d[i] = (uint8_t)(x >> 56);
+	}
+	t = cpu_now();
+	for (size_t off = 0; off < len; n++)
+		off += store_chunker_cut(&triples[1], d + off, len - off, true);
+	t = cpu_now() - t;
+	printf("Chunker alone, 256 MiB of pseudo-random bytes, %u/%u/%u KiB: %.0f MB/s (CPU), %zu "
+	       "chunks, mean %.0f bytes.\n\n",
+	       triples[1].min / 1024, triples[1].avg / 1024, triples[1].max / 1024, mbs(len, t), n,
+	       (double)len / (double)n);
+	free(d);
+}
+
 static int chunk_cmp(const void *a, const void *b)
 {
 	return digest_cmp(&((const chunk *)a)->d, &((const chunk *)b)->d);
@@ -301,6 +345,7 @@ static void run_triple(const corpus *c, const store_chunker_params *p, unsigned 
 	chunk *ch;
 
 	*res = (result){};
+	res->cut_mbs = cut_only(c, p);
 	ch = chunk_all(c, p, &res->nchunks, lists, &res->nlists, whole, res);
 	res->uchunks = chunk_unique(ch, res->nchunks);
 	res->ulists = chunk_unique(lists, res->nlists);
@@ -365,16 +410,18 @@ static void print_triples(const corpus *c, const result *res, uint64_t wf_bytes,
 {
 	printf("Whole-file dedup only: %zu unique files, %.1f MB.\n\n", wf_n,
 	       (double)wf_bytes / 1e6);
-	printf("| min/avg/max KiB | chunk+SHA-256 MB/s | objects (chunks + lists) | mean chunk | "
-	       "unique MB | zstd-%d MB/s | stored MB | on disk, 4 KiB blocks, MB | disk/stored |\n",
+	printf("| min/avg/max KiB | chunk MB/s | chunk+SHA-256 MB/s | objects (chunks + lists) | "
+	       "mean chunk | unique MB | zstd-%d MB/s | stored MB | on disk, 4 KiB blocks, MB | "
+	       "disk/stored |\n",
 	       STORE_DEFAULT_ZSTD_LEVEL);
-	printf("|---|---|---|---|---|---|---|---|---|\n");
+	printf("|---|---|---|---|---|---|---|---|---|---|\n");
 	for (size_t t = 0; t < ELEMENTSOF(triples); t++) {
 		const result *r = &res[t];
 		uint64_t stored = r->stored + r->list_bytes;
-		printf("| %u/%u/%u | %.0f | %zu (%zu + %zu) | %.0f | %.1f | %.0f | %.1f | %.1f | %.2f |\n",
+		printf("| %u/%u/%u | %.0f | %.0f | %zu (%zu + %zu) | %.0f | %.1f | %.0f | %.1f | %.1f | "
+		       "%.2f |\n",
 		       triples[t].min / 1024, triples[t].avg / 1024, triples[t].max / 1024,
-		       r->hash_mbs, r->uchunks + r->ulists, r->uchunks, r->ulists,
+		       r->cut_mbs, r->hash_mbs, r->uchunks + r->ulists, r->uchunks, r->ulists,
 		       (double)r->ubytes / (double)(r->uchunks ? r->uchunks : 1),
 		       (double)r->ubytes / 1e6, r->comp_mbs, (double)stored / 1e6,
 		       (double)r->disk4k / 1e6, (double)r->disk4k / (double)(stored ? stored : 1));
@@ -461,7 +508,32 @@ static int disk_usage_cb(const char *path, const struct stat *st, int type, stru
 	return 0;
 }
 
-static int writer_bench(const corpus *c)
+/* A store whose config asks for `level` (the store reads an existing config as it is). */
+static int writer_store_open(const char *root, int level, store **ret)
+{
+	_cleanup_free_ char *dir = path_join(root, "store");
+	_cleanup_(buf_done) buf cfg = BUF_INIT;
+	int r;
+
+	if (!dir)
+		return -ENOMEM;
+	r = mkdir_p(AT_FDCWD, dir, 0755);
+	if (r >= 0)
+		r = buf_printf(&cfg,
+			       "format 1\nchunker fastcdc-v1\nchunk_min %u\nchunk_avg %u\nchunk_max %u\n"
+			       "zstd_level %d\n",
+			       STORE_DEFAULT_CHUNK_MIN, STORE_DEFAULT_CHUNK_AVG, STORE_DEFAULT_CHUNK_MAX,
+			       level);
+	if (r >= 0) {
+		_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		r = fd < 0 ? -errno : write_file_atomic(fd, "config", cfg.data, cfg.len, 0644);
+	}
+	if (r < 0)
+		return r;
+	return store_open(root, STORE_OPEN_CREATE, ret, NULL);
+}
+
+static int writer_bench(const corpus *c, int level)
 {
 	const char *tmp = getenv("TMPDIR");
 	_cleanup_free_ char *root = NULL, *objects = NULL;
@@ -479,13 +551,13 @@ static int writer_bench(const corpus *c)
 	if (asprintf(&root, "%s/berth-store-params-XXXXXX", tmp && *tmp ? tmp : "/var/tmp") < 0 ||
 	    !mkdtemp(root))
 		return -errno;
-	r = store_open(root, STORE_OPEN_CREATE, &s, NULL);
+	r = writer_store_open(root, level, &s);
 	if (r >= 0)
 		r = store_write_begin(s);
 	printf("File writer (store_file_writer, %u/%u/%u KiB, zstd-%d, 1 MiB writes), %zu files, "
 	       "%.1f MB, store in %s:\n\n| pass | wall MB/s | CPU MB/s |\n|---|---|---|\n",
 	       STORE_DEFAULT_CHUNK_MIN / 1024, STORE_DEFAULT_CHUNK_AVG / 1024,
-	       STORE_DEFAULT_CHUNK_MAX / 1024, STORE_DEFAULT_ZSTD_LEVEL, nfiles, (double)total / 1e6,
+	       STORE_DEFAULT_CHUNK_MAX / 1024, level, nfiles, (double)total / 1e6,
 	       root);
 	for (int pass = 0; r >= 0 && pass < 2; pass++) {
 		timing t;
@@ -512,7 +584,8 @@ static int writer_bench(const corpus *c)
 static void usage(void)
 {
 	fprintf(stderr,
-		"Usage: store-params [--max-bytes N] [--sample N] [--writer|--writer-only] DIR...\n");
+		"Usage: store-params [--max-bytes N] [--sample N] [--writer|--writer-only]\n"
+		"                    [--writer-level N] DIR...\n");
 }
 
 int main(int argc, char **argv)
@@ -522,6 +595,7 @@ int main(int argc, char **argv)
 		{ "sample", required_argument, NULL, 's' },
 		{ "writer", no_argument, NULL, 'w' },
 		{ "writer-only", no_argument, NULL, 'W' },
+		{ "writer-level", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -532,6 +606,7 @@ int main(int argc, char **argv)
 	store_digest *whole;
 	unsigned sample = 16;
 	bool writer = false, params = true;
+	int writer_level = STORE_DEFAULT_ZSTD_LEVEL;
 	uint64_t wf_bytes;
 	size_t wf_n;
 	int o, r;
@@ -539,6 +614,8 @@ int main(int argc, char **argv)
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
 		if (o == 'm')
 			c.max_bytes = strtoull(optarg, NULL, 0);
+		else if (o == 'l')
+			writer_level = atoi(optarg);
 		else if (o == 's')
 			sample = (unsigned)strtoul(optarg, NULL, 0);
 		else if (o == 'w' || o == 'W') {
@@ -560,6 +637,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	print_corpus(&c);
+	print_chunker_raw();
 	lists = malloc(c.nfiles * sizeof(*lists));
 	whole = malloc(c.nfiles * sizeof(*whole));
 	if (!lists || !whole)
@@ -577,7 +655,7 @@ int main(int argc, char **argv)
 		print_levels(lv, sample);
 	}
 	if (writer) {
-		r = writer_bench(&c);
+		r = writer_bench(&c, writer_level);
 		if (r < 0) {
 			fprintf(stderr, "store-params: writer benchmark failed: %s\n", strerror(-r));
 			return 1;
