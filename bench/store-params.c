@@ -56,7 +56,10 @@ typedef struct corpus {
 	file *files;
 	size_t nfiles, cap;
 	/* (dev, ino) of files with several links, to load each once */
-	struct { dev_t dev; ino_t ino; } *links;
+	struct {
+		dev_t dev;
+		ino_t ino;
+	} * links;
 	size_t nlinks, linkcap;
 } corpus;
 
@@ -166,8 +169,8 @@ static int digest_cmp(const void *a, const void *b)
  * Chunks and hashes every file. lists gets one entry per multi-chunk file (its whole digest and
  * its FILE object's size), whole[i] the digest of file i.
  */
-static chunk *chunk_all(const corpus *c, const store_chunker_params *p, size_t *ret_n,
-			chunk *lists, size_t *ret_nlists, store_digest *whole, result *res)
+static chunk *chunk_all(const corpus *c, const store_chunker_params *p, size_t *ret_n, chunk *lists,
+			size_t *ret_nlists, store_digest *whole, result *res)
 {
 	size_t cap = c->bytes / p->min + c->nfiles + 1, n = 0, nl = 0;
 	chunk *ch = malloc(cap * sizeof(*ch));
@@ -282,7 +285,8 @@ static void compress_all(const corpus *c, const chunk *u, size_t n, result *res)
 	double t = cpu_now();
 
 	for (size_t i = 0; i < n; i++) {
-		uint64_t s = stored_size(c->arena + u[i].off, u[i].len, STORE_DEFAULT_ZSTD_LEVEL, &z);
+		uint64_t s =
+			stored_size(c->arena + u[i].off, u[i].len, STORE_DEFAULT_ZSTD_LEVEL, &z);
 		res->stored += s;
 		res->disk4k += disk_4k(16 + s);
 		res->ubytes += u[i].len;
@@ -519,11 +523,12 @@ static int writer_store_open(const char *root, int level, store **ret)
 		return -ENOMEM;
 	r = mkdir_p(AT_FDCWD, dir, 0755);
 	if (r >= 0)
-		r = buf_printf(&cfg,
-			       "format 1\nchunker fastcdc-v1\nchunk_min %u\nchunk_avg %u\nchunk_max %u\n"
-			       "zstd_level %d\n",
-			       STORE_DEFAULT_CHUNK_MIN, STORE_DEFAULT_CHUNK_AVG, STORE_DEFAULT_CHUNK_MAX,
-			       level);
+		r = buf_printf(
+			&cfg,
+			"format 1\nchunker fastcdc-v1\nchunk_min %u\nchunk_avg %u\nchunk_max %u\n"
+			"zstd_level %d\n",
+			STORE_DEFAULT_CHUNK_MIN, STORE_DEFAULT_CHUNK_AVG, STORE_DEFAULT_CHUNK_MAX,
+			level);
 	if (r >= 0) {
 		_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		r = fd < 0 ? -errno : write_file_atomic(fd, "config", cfg.data, cfg.len, 0644);
@@ -557,14 +562,14 @@ static int writer_bench(const corpus *c, int level)
 	printf("File writer (store_file_writer, %u/%u/%u KiB, zstd-%d, 1 MiB writes), %zu files, "
 	       "%.1f MB, store in %s:\n\n| pass | wall MB/s | CPU MB/s |\n|---|---|---|\n",
 	       STORE_DEFAULT_CHUNK_MIN / 1024, STORE_DEFAULT_CHUNK_AVG / 1024,
-	       STORE_DEFAULT_CHUNK_MAX / 1024, level, nfiles, (double)total / 1e6,
-	       root);
+	       STORE_DEFAULT_CHUNK_MAX / 1024, level, nfiles, (double)total / 1e6, root);
 	for (int pass = 0; r >= 0 && pass < 2; pass++) {
 		timing t;
 		r = writer_pass(s, c, nfiles, stage, &t);
 		if (r >= 0)
-			printf("| %s | %.0f | %.0f |\n", pass ? "again (all duplicates)" : "new store",
-			       mbs(total, t.wall), mbs(total, t.cpu));
+			printf("| %s | %.0f | %.0f |\n",
+			       pass ? "again (all duplicates)" : "new store", mbs(total, t.wall),
+			       mbs(total, t.cpu));
 	}
 	if (r >= 0) {
 		double w = wall_now();
@@ -621,8 +626,7 @@ int main(int argc, char **argv)
 		else if (o == 'w' || o == 'W') {
 			writer = true;
 			params = o == 'w';
-		}
-		else {
+		} else {
 			usage();
 			return o == 'h' ? 0 : 2;
 		}
@@ -633,7 +637,8 @@ int main(int argc, char **argv)
 	}
 	r = corpus_load(&c, argv + optind, argc - optind);
 	if (r < 0 || c.nfiles == 0) {
-		fprintf(stderr, "store-params: failed to load files: %s\n", strerror(r < 0 ? -r : ENOENT));
+		fprintf(stderr, "store-params: failed to load files: %s\n",
+			strerror(r < 0 ? -r : ENOENT));
 		return 1;
 	}
 	print_corpus(&c);
@@ -657,7 +662,8 @@ int main(int argc, char **argv)
 	if (writer) {
 		r = writer_bench(&c, writer_level);
 		if (r < 0) {
-			fprintf(stderr, "store-params: writer benchmark failed: %s\n", strerror(-r));
+			fprintf(stderr, "store-params: writer benchmark failed: %s\n",
+				strerror(-r));
 			return 1;
 		}
 	}

@@ -80,7 +80,8 @@ static inline size_t scan(const uint8_t *data, size_t from, size_t to, uint64_t 
 	return 0;
 }
 
-size_t store_chunker_cut(const store_chunker_params *p, const uint8_t *data, size_t len, bool at_eof)
+size_t store_chunker_cut(const store_chunker_params *p, const uint8_t *data, size_t len,
+			 bool at_eof)
 {
 	unsigned b = log2_u32(p->avg);
 	uint64_t mask_s = mask_spread(b + 2), mask_l = mask_spread(b >= 3 ? b - 2 : 1);

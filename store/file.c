@@ -32,15 +32,15 @@
 #include "util/macro.h"
 
 #define FILE_ENTRY_MIN (STORE_DIGEST_LEN + 1)
-#define FILE_TRAILER 8
+#define FILE_TRAILER   8
 
 struct store_file_writer {
 	store *s;
 	store_chunker_params p;
-	store_hasher *whole;	/* the whole content, fed chunk by chunk */
-	uint8_t *pending;	/* bytes not yet cut, < p.max between calls; p.max allocated */
+	store_hasher *whole; /* the whole content, fed chunk by chunk */
+	uint8_t *pending;    /* bytes not yet cut, < p.max between calls; p.max allocated */
 	size_t npending;
-	buf list;		/* FILE entries so far (digest, varint size) */
+	buf list; /* FILE entries so far (digest, varint size) */
 	uint64_t size;
 	uint32_t nchunks;
 };
@@ -293,8 +293,7 @@ int store_file_list_check(const void *data, size_t len)
 	return list_parse(data, len, NULL, 0, &n, &size);
 }
 
-int store_file_list_ref(const store_digest *name, const void *data, size_t len,
-			store_file_ref *ret)
+int store_file_list_ref(const store_digest *name, const void *data, size_t len, store_file_ref *ret)
 {
 	size_t n;
 	uint64_t size;
@@ -317,7 +316,8 @@ int store_file_chunks(store *s, const store_file_ref *f, store_chunk_ref **ret, 
 	int r;
 
 	if (f->nchunks <= 1) {
-		if (f->nchunks == 0 ? f->size != 0 : f->size == 0 || f->size > STORE_CHUNK_MAX_LIMIT)
+		if (f->nchunks == 0 ? f->size != 0
+				    : f->size == 0 || f->size > STORE_CHUNK_MAX_LIMIT)
 			return -EBADMSG;
 		if (f->nchunks == 1) {
 			c = malloc(sizeof(*c));

@@ -25,12 +25,12 @@
 #include "util/fileio.h"
 #include "util/macro.h"
 
-#define OBJ_MAGIC "BRTO"
+#define OBJ_MAGIC	"BRTO"
 #define OBJ_HEADER_SIZE 16
-#define OBJ_CODEC_RAW 0
-#define OBJ_CODEC_ZSTD 1
+#define OBJ_CODEC_RAW	0
+#define OBJ_CODEC_ZSTD	1
 /* "<2 hex>/<62 hex>" + NUL */
-#define OBJ_PATH_LEN (STORE_DIGEST_HEX_LEN + 2)
+#define OBJ_PATH_LEN	(STORE_DIGEST_HEX_LEN + 2)
 
 /* ---- Per-thread scratch buffer (compressed payloads), freed at thread exit ---- */
 

@@ -16,7 +16,8 @@ static bool pin_owner_valid(const char *owner)
 
 	if (n == 0 || n > 255 || owner[0] == '.' || strstr(owner, ".tmp."))
 		return false;
-	return strspn(owner, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+	return strspn(owner, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") ==
+	       n;
 }
 
 int store_pin_set(store *s, const char *owner, const store_digest *image_id)

@@ -19,11 +19,11 @@
 #include "util/macro.h"
 
 #define CONFIG_MAX_SIZE 4096
-#define ZSTD_LEVEL_MIN (-7)
-#define ZSTD_LEVEL_MAX 22
+#define ZSTD_LEVEL_MIN	(-7)
+#define ZSTD_LEVEL_MAX	22
 
 static const char *const kind_names[_STORE_KIND_MAX] = {
-	[STORE_CHUNK] = "chunk", [STORE_FILE] = "file",	 [STORE_TREE] = "tree",
+	[STORE_CHUNK] = "chunk", [STORE_FILE] = "file", [STORE_TREE] = "tree",
 	[STORE_SPLIT] = "split", [STORE_BLOB] = "blob",
 };
 
@@ -73,9 +73,10 @@ static int config_line(store *s, const char *key, const char *val, bool *have_fo
 
 	if (streq(key, "format")) {
 		if (!streq(val, "1"))
-			return berth_error_set(reterr, -EPROTONOSUPPORT,
-					       "Store format '%s' is not supported (this berth reads format 1)",
-					       val);
+			return berth_error_set(
+				reterr, -EPROTONOSUPPORT,
+				"Store format '%s' is not supported (this berth reads format 1)",
+				val);
 		*have_format = true;
 	} else if (streq(key, "chunker")) {
 		if (!streq(val, "fastcdc-v1"))
@@ -122,7 +123,8 @@ static int config_parse(store *s, char *text, berth_error *reterr)
 	if (!have_format)
 		return berth_error_set(reterr, -EBADMSG, "Store config has no format line");
 	if (store_chunker_params_check(&s->params) < 0)
-		return berth_error_set(reterr, -EBADMSG, "Store config has invalid chunk sizes %u/%u/%u",
+		return berth_error_set(reterr, -EBADMSG,
+				       "Store config has invalid chunk sizes %u/%u/%u",
 				       s->params.min, s->params.avg, s->params.max);
 	return 0;
 }

@@ -32,8 +32,8 @@ static uint8_t *random_buf(size_t len, uint64_t seed)
 }
 
 /* Cuts all of data the way a streaming caller does: at most `window` bytes visible at once. */
-static size_t cut_all(const store_chunker_params *p, const uint8_t *data, size_t len,
-		      size_t window, size_t *lens, size_t cap)
+static size_t cut_all(const store_chunker_params *p, const uint8_t *data, size_t len, size_t window,
+		      size_t *lens, size_t cap)
 {
 	size_t n = 0, off = 0;
 
@@ -176,9 +176,9 @@ static void test_store_chunker__insert_at_start(void **state)
 static void test_store_chunker__format_fastcdc_v1(void **state)
 {
 	static const size_t want[] = {
-		106624, 74356, 91838, 70259, 70097, 56325, 93642, 81022, 97297,  51605,
-		90475, 65427, 65537, 60027, 67471, 73702, 87088, 77254, 101564, 106437,
-		86796, 19368, 74980, 69458, 65671, 19387, 68005, 67417, 19901,  18122,
+		106624, 74356, 91838, 70259, 70097, 56325, 93642, 81022, 97297,	 51605,
+		90475,	65427, 65537, 60027, 67471, 73702, 87088, 77254, 101564, 106437,
+		86796,	19368, 74980, 69458, 65671, 19387, 68005, 67417, 19901,	 18122,
 	};
 	size_t len = 2u << 20, lens[64], n;
 	uint8_t *data = random_buf(len, 42);

@@ -85,7 +85,7 @@ static void test_store_compress__corrupt_frame(void **state)
 
 	fill_text(t, len);
 	assert_int_equal(store_compress(t, len, 3, &z), 0);
-	expect_bad(z.data, z.len - 1, len);	/* truncated */
+	expect_bad(z.data, z.len - 1, len); /* truncated */
 	expect_bad(z.data, z.len / 2, len);
 	expect_bad(z.data, 3, len);
 	expect_bad(z.data, 0, len);
@@ -177,7 +177,8 @@ static void test_store_compress__threads(void **state)
 	void *ok;
 
 	for (uintptr_t i = 0; i < 4; i++)
-		assert_int_equal(pthread_create(&th[i], NULL, thread_round_trips, (void *)(i + 1)), 0);
+		assert_int_equal(pthread_create(&th[i], NULL, thread_round_trips, (void *)(i + 1)),
+				 0);
 	for (int i = 0; i < 4; i++) {
 		assert_int_equal(pthread_join(th[i], &ok), 0);
 		assert_true(ok == (void *)1);

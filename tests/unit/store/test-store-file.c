@@ -346,7 +346,8 @@ static void test_store_file__sink_error_stops(void **state)
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_store_file__round_trip_sizes, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_store_file__empty_and_single, setup, teardown),
-	cmocka_unit_test_setup_teardown(test_store_file__same_content_adds_nothing, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_store_file__same_content_adds_nothing, setup,
+					teardown),
 	cmocka_unit_test_setup_teardown(test_store_file__one_byte_edit_is_local, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_store_file__reset_and_reuse, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_store_file__damage_is_detected, setup, teardown),

@@ -102,7 +102,8 @@ static void test_store_object__layout_and_config(void **state)
 {
 	fixture *f = *state;
 	const char *subdirs[] = { "objects/chunk", "objects/file", "objects/tree", "objects/split",
-				  "objects/blob", "images", "index", "pins", "tmp", "quarantine" };
+				  "objects/blob",  "images",	   "index",	   "pins",
+				  "tmp",	   "quarantine" };
 	_cleanup_(buf_done) buf cfg = BUF_INIT;
 	struct stat st;
 	char p[4096];
