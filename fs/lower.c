@@ -6,10 +6,13 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "fs/lower.h"
+#include "util/buf.h"
 #include "util/fileio.h"
 #include "util/macro.h"
 
@@ -19,12 +22,63 @@ struct fs_lower_cache {
 	atomic_uint_fast64_t tmp_seq;
 };
 
+static int read_boot_id(char *out, size_t size)
+{
+	_cleanup_(buf_done) buf b = BUF_INIT;
+	int r = read_file(AT_FDCWD, "/proc/sys/kernel/random/boot_id", 128, &b);
+
+	if (r < 0)
+		return r;
+	snprintf(out, size, "%s", b.data ? b.data : "");
+	return 0;
+}
+
+/*
+ * Cache files are renamed into place without an fsync each (one per first read would slow every
+ * container start), so after a power loss one could hold zeros under its real name. The cache
+ * therefore records the boot it was filled in, and a cache from an earlier boot is discarded:
+ * it is derived data. A lock file beside it serializes this check between mounts.
+ */
+static int check_boot(const char *dir)
+{
+	_cleanup_free_ char *lockp = NULL, *old = NULL, *idp = NULL;
+	_cleanup_(buf_done) buf b = BUF_INIT;
+	_cleanup_close_ int lock = -EBADF;
+	char boot[64];
+	int r;
+
+	if (read_boot_id(boot, sizeof(boot)) < 0)
+		return 0; /* no boot id to compare: keep the cache */
+	idp = path_join(dir, ".boot-id");
+	if (!idp || asprintf(&lockp, "%s.lock", dir) < 0 ||
+	    asprintf(&old, "%s.old.%d", dir, (int)getpid()) < 0)
+		return -ENOMEM;
+	lock = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lock < 0 || flock(lock, LOCK_EX) < 0)
+		return negative_errno();
+	r = read_file(AT_FDCWD, idp, 128, &b);
+	if (r >= 0 && b.data && streq(b.data, boot))
+		return 0;
+	if (r < 0 && r != -ENOENT)
+		return r;
+	/* Another boot's cache, or one without a record: set it aside and drop it. */
+	if (rename(dir, old) >= 0)
+		(void)rm_rf(AT_FDCWD, old);
+	r = mkdir_p(AT_FDCWD, dir, 0700);
+	if (r < 0)
+		return r;
+	return write_file_atomic(AT_FDCWD, idp, boot, strlen(boot), 0600);
+}
+
 int fs_lower_cache_new(store *s, const char *dir, fs_lower_cache **ret)
 {
 	fs_lower_cache *c;
 	int r, fd;
 
 	r = mkdir_p(AT_FDCWD, dir, 0700);
+	if (r < 0)
+		return r;
+	r = check_boot(dir);
 	if (r < 0)
 		return r;
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

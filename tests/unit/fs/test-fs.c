@@ -3,6 +3,7 @@
 #include "tests/unit/unit.h"
 
 UNIT_IMPORT(fs, inode);
+UNIT_IMPORT(fs, lower);
 UNIT_IMPORT(fs, union);
 
 int main(void)
@@ -11,6 +12,7 @@ int main(void)
 	size_t n = 0;
 
 	UNIT_ADD(all, n, fs, inode);
+	UNIT_ADD(all, n, fs, lower);
 	UNIT_ADD(all, n, fs, union);
 	return _cmocka_run_group_tests("fs", all, n, NULL, NULL);
 }
