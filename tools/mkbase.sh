@@ -109,9 +109,10 @@ umount_under() {
 
 # debootstrap --variant=minbase of SUITE from MIRROR into DIR. Quiet unless it fails.
 build_debootstrap() {
-	local dir=$1 suite=$2 mirror=$3 log
+	local dir=$1 suite=$2 mirror=$3 log t0
 	log=$(mktemp "$tmpbase/mkbase-debootstrap.XXXXXX.log")
 	say "debootstrap --variant=minbase $suite from $mirror (a minute or two)"
+	t0=$SECONDS
 	if ! debootstrap --variant=minbase "$suite" "$dir" "$mirror" >"$log" 2>&1; then
 		tail -n 30 "$log" >&2
 		rm -f "$log"
@@ -120,6 +121,7 @@ build_debootstrap() {
 	fi
 	rm -f "$log"
 	umount_under "$dir"
+	say "debootstrap done in $((SECONDS - t0)) s"
 	# What belongs to the host, not the image (containers get their own): as Debian's own
 	# container images do, drop the host's resolv.conf and hostname and apt's downloaded lists.
 	rm -f "$dir/etc/resolv.conf" "$dir/etc/hostname"
@@ -208,8 +210,9 @@ what=$(build_rootfs "$work/rootfs")
 if [ "$what" = debootstrap ]; then cmd='["/bin/bash"]'; else cmd='["/bin/sh"]'; fi
 
 say "importing the $what rootfs ($(du -sh "$work/rootfs" | cut -f1)) as '$name'"
+t0=$SECONDS
 # --numeric-owner: the image keeps the rootfs's own ids, whatever this host's passwd says.
 tar -C "$work/rootfs" --numeric-owner --xattrs --xattrs-include='*' -c . |
 	"$BERTH" import --change "CMD $cmd" - "$name" ||
 	die "'berth import - $name' failed"
-say "done: image '$name' ($what, CMD $cmd)"
+say "done: image '$name' ($what, CMD $cmd), imported in $((SECONDS - t0)) s"

@@ -13,11 +13,24 @@ export BERTH # mkbase.sh runs this binary; lib.sh has exported BERTH_ROOT=$T/roo
 # Should mkbase die hard in debootstrap, no mount (its chroot's proc, sys) may outlive the test.
 on_exit 'awk -v d="$T" '"'"'index($5, d "/") == 1 { print $5 }'"'"' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l'
 
-# "TYPE" of PATH in IMAGE's root filesystem, read from `berth save`'s OCI layout, following the
-# image's own symlinks (bookworm's /bin is a symlink to usr/bin): "file", "dir", "missing", ...
-image_path_type() { # IMAGE PATH
-	berth save "$1" -o "$T/save.tar" >/dev/null 2>&1 || { echo "save-failed"; return; }
-	python3 - "$T/save.tar" "$2" <<-'EOF'
+# The TYPE of each PATH in an image's root filesystem, read from `berth save`'s OCI layout,
+# following the image's own symlinks (bookworm's /bin is a symlink to usr/bin): "file", "dir",
+# "missing", ...
+# Saves IMAGE once per call of `types_of`, which fills TYPES[PATH] for each PATH given.
+declare -A TYPES
+types_of() { # IMAGE PATH...
+	local img=$1 line
+	shift
+	TYPES=()
+	if ! berth save "$img" -o "$T/save.tar" >/dev/null 2>&1; then
+		for line in "$@"; do TYPES[$line]=save-failed; done
+		return
+	fi
+	while IFS=' ' read -r t line; do TYPES[$line]=$t; done < <(image_path_types "$T/save.tar" "$@")
+	rm -f "$T/save.tar"
+}
+image_path_types() { # LAYOUT_TAR PATH...: "TYPE PATH" lines
+	python3 - "$@" <<-'EOF'
 	import json, posixpath, sys, tarfile
 	outer = tarfile.open(sys.argv[1])
 	def blob(d):
@@ -46,9 +59,10 @@ image_path_type() { # IMAGE PATH
 	            return resolve(posixpath.normpath(target) + "/" + "/".join(parts[i + 1:]), depth + 1)
 	        cur = nxt
 	    return entries.get(posixpath.normpath(cur))
-	m = resolve(sys.argv[2])
-	print("missing" if m is None else "file" if m.isfile() else "dir" if m.isdir() else
-	      "link" if m.islnk() or m.issym() else "other")
+	for path in sys.argv[2:]:
+	    m = resolve(path)
+	    print("missing" if m is None else "file" if m.isfile() else "dir" if m.isdir() else
+	          "link" if m.islnk() or m.issym() else "other", path)
 	EOF
 }
 
@@ -76,32 +90,40 @@ if [ "$rc" -ne 0 ]; then
 	exit 0
 fi
 like "$out" "FALLING BACK.*/bin/sh.*NOT /bin/bash" "the fallback says loudly that there is no /bin/bash"
-is "$(image_path_type base-bb /bin/sh)" "file" "the fallback image has /bin/sh"
-is "$(image_path_type base-bb /tmp)" "dir" "the fallback image has /tmp"
+types_of base-bb /bin/sh /tmp
+is "${TYPES[/bin/sh]}" "file" "the fallback image has /bin/sh"
+is "${TYPES[/tmp]}" "dir" "the fallback image has /tmp"
 is "$(cmd_of base-bb)" '["/bin/sh"]' "the fallback image's CMD is /bin/sh"
 id1=$(inspect_field base-bb Id)
 out=$("$mkbase" --no-mirror --tmpdir "$T" base-bb 2>&1)
 like "$out" "exists already" "a second mkbase leaves an existing image alone"
 is "$(inspect_field base-bb Id)" "$id1" "the image is unchanged"
 ok_run "mkbase --force replaces it" "$mkbase" --force --no-mirror --tmpdir "$T" base-bb
-is "$(image_path_type base-bb /bin/sh)" "file" "the replaced image has /bin/sh"
+types_of base-bb /bin/sh
+is "${TYPES[/bin/sh]}" "file" "the replaced image has /bin/sh"
 
 # 2. The real thing: debootstrap from this machine's mirror, as the quick start does.
-out=$(timeout -k 20 480 "$mkbase" --tmpdir "$T" 2>&1)
+t0=$SECONDS
+out=$(timeout -k 20 900 "$mkbase" --tmpdir "$T" 2>&1)
 rc=$?
+echo "# mkbase took $((SECONDS - t0)) s"
 ok "$rc" "mkbase builds 'base'"
 [ "$rc" -eq 0 ] || printf '%s\n' "$out" | sed 's/^/#   /' | tail -n 30
+t0=$SECONDS
+types_of base /bin/bash /bin/sh /usr/bin/apt-get /tmp /proc /dev
+echo "# berth save and reading it back took $((SECONDS - t0)) s"
 if [[ "$out" == *"FALLING BACK"* ]]; then
 	why=$(printf '%s\n' "$out" | grep -m1 -E 'does not answer|no Debian mirror|not installed|debootstrap failed' || echo "no mirror")
 	ok 0 "base has /bin/bash # SKIP the Debian mirror is unreachable here (${why#mkbase: })"
-	is "$(image_path_type base /bin/sh)" "file" "the fallback base has /bin/sh"
+	is "${TYPES[/bin/sh]}" "file" "the fallback base has /bin/sh"
 else
-	is "$(image_path_type base /bin/bash)" "file" "base has /bin/bash"
-	is "$(image_path_type base /usr/bin/apt-get)" "file" "base is a Debian system (apt-get)"
+	is "${TYPES[/bin/bash]}" "file" "base has /bin/bash"
+	is "${TYPES[/usr/bin/apt-get]}" "file" "base is a Debian system (apt-get)"
 	is "$(cmd_of base)" '["/bin/bash"]' "base's CMD is /bin/bash"
 fi
-is "$(image_path_type base /tmp)" "dir" "base has /tmp"
-is "$(image_path_type base /proc)" "dir" "base has /proc"
+is "${TYPES[/tmp]}" "dir" "base has /tmp"
+is "${TYPES[/proc]}" "dir" "base has /proc"
+is "${TYPES[/dev]}" "dir" "base has /dev"
 ok_run "fsck is clean" berth fsck
 left=$(find "$T" -maxdepth 1 -name 'berth-mkbase.*' | wc -l)
 is "$left" "0" "mkbase removed its temp dir"
