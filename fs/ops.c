@@ -255,7 +255,10 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		return reply_err(req, -ENOMEM);
 	pthread_mutex_init(&d->lock, NULL);
 	fi->fh = (uintptr_t)d;
-	fi->cache_readdir = 0;
+	/* The kernel drops a directory's cached listing itself when it changes it through this
+	 * mount (the only way it changes): let it keep listings. */
+	fi->cache_readdir = 1;
+	fi->keep_cache = 1;
 	if (fuse_reply_open(req, fi) < 0) {
 		pthread_mutex_destroy(&d->lock);
 		free(d);
@@ -714,6 +717,9 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	 * access to the union goes through this one mount, so its local locks are exact. */
 	conn->want &= ~(conn->capable & (FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_HANDLE_KILLPRIV |
 					 FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS));
+	/* Data changes only through this mount: no need for the kernel to revalidate a file's
+	 * attributes at every open to see whether someone else changed it. */
+	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
 }
 
 static const struct fuse_lowlevel_ops ops = {
