@@ -63,6 +63,21 @@ while read -r ino name; do
 done < <(ls -ai "$T/b3/data" | awk '$2 != "." && $2 != ".." {print $1, $2}')
 ok $bad "d_ino == st_ino in a merged directory"
 
+# A dynamic binary whose libraries come from different layers: ld.so maps them from the union.
+mkdir -p "$T/dyn1/bin" "$T/dyn2" "$T/dyn3"
+cp /bin/ls "$T/dyn1/bin/"
+i=0
+for lib in $(ldd /bin/ls | grep -o '/[^ ]*'); do
+	d=$T/dyn$((i % 2 + 2))
+	mkdir -p "$d$(dirname "$lib")"
+	cp "$lib" "$d$lib"
+	i=$((i + 1))
+done
+ok_run "image: a binary and its libraries over 3 layers" fs_mkimage dyn:latest "$T/dyn1" "$T/dyn2" "$T/dyn3"
+berth_mount dyn:latest "$T/bd"; ok $? "mount it"
+is "$(chroot "$T/bd" /bin/ls / 2>&1 | tr '\n' ' ')" "$(ls "$T/bd" | tr '\n' ' ')" "the dynamic binary runs in a chroot of the union"
+ok_run "umount it" berth umount "$T/bd"
+
 ino_before=$(stat -c %i "$T/b3/data/sub/deep/f")
 ok_run "berth umount" berth umount "$T/b3"
 fail_run "mount point no longer a mount" mountpoint -q "$T/b3"
