@@ -23,7 +23,14 @@
  * Inode numbers (what stat and readdir show): a lower entry's number is its index ino; an upper
  * entry that was copied up keeps the lower number (recorded in xattr trusted.berth.ino on the upper
  * file); an entry created in upper gets (1 << 62) | its upper st_ino. Stable across remounts and
- * across copy-up. d_ino in readdir equals st_ino.
+ * across copy-up. d_ino in readdir equals st_ino. trusted.berth.ino also names the lower
+ * directory whose entries a copied-up directory merges (wherever it was renamed to; the redirect
+ * xattr is written for other tools) and the lower data of a metacopy file. Copying up one name of
+ * a hard-linked lower file links its other visible names to the copy, so they stay one inode
+ * (overlayfs without index=on breaks them apart).
+ *
+ * Cache files are not fsynced one by one: a cache that records another boot id is discarded when
+ * a filesystem opens it (fs/lower.c).
  *
  * Invariants: every fuse_reply_entry/fuse_reply_create adds one lookup to the inode it names and
  * forget removes it; an inode is freed when its lookup count reaches zero; the lock protecting
