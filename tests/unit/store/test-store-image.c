@@ -261,6 +261,20 @@ static void test_store_image__index_rebuilt(void **state)
 	assert_int_equal(st.nlink, 2);
 	assert_true(st.content.nchunks > 1);
 	idx = store_index_free(idx);
+	/* The file streamed to disk holds the same bytes as a build in memory. */
+	{
+		_cleanup_(buf_done) buf disk = BUF_INIT, mem = BUF_INIT;
+		store_tree *trees[2];
+		for (int i = 0; i < 2; i++)
+			assert_int_equal(store_tree_load(t.s, &l[i].tree, &trees[i], NULL), 0);
+		assert_int_equal(
+			store_index_build_mem((const store_tree *const *)trees, 2, &mem, NULL), 0);
+		assert_int_equal(read_file(store_dir_fd(t.s), path, 1 << 30, &disk), 0);
+		assert_int_equal(disk.len, mem.len);
+		assert_memory_equal(disk.data, mem.data, mem.len);
+		for (int i = 0; i < 2; i++)
+			store_tree_free(trees[i]);
+	}
 	/* Missing: rebuilt. */
 	assert_int_equal(unlinkat(store_dir_fd(t.s), path, 0), 0);
 	assert_int_equal(store_index_open(t.s, &id, &idx, NULL), 0);
