@@ -203,6 +203,8 @@ static int mark_image(store *s, const store_digest *id, void *userdata)
 	int r;
 
 	r = store_image_load(s, id, &img);
+	if (r == -ENOENT)
+		return 0; /* removed since we listed it (rmi takes no lock) */
 	if (r < 0)
 		return r;
 	r = mark(c, STORE_BLOB, id);
@@ -574,6 +576,8 @@ static int check_image(store *s, const store_digest *id, void *userdata)
 	r = store_image_load(s, id, &img);
 	if (r == -ENOMEM)
 		return r;
+	if (r == -ENOENT)
+		return 0; /* removed since we listed it */
 	if (r < 0) {
 		c->stats.bad_records++;
 		problem(c, "image record %s cannot be read: %s", D(id).s, strerror(-r));
