@@ -163,7 +163,8 @@ done
 rm -rf "$work/base" "$work"/v[2-5]
 
 # --- measuring -------------------------------------------------------------------------------
-# "WALL CPU" seconds of a command: wall clock, and user+sys of it and all its threads/children.
+# "WALL CPU USER SYS" seconds of a command: wall clock, and user+sys (then each) of it and all its
+# threads and children.
 measure() {
 	python3 - "$@" <<-'EOF'
 	import os, resource, subprocess, sys, time
@@ -173,7 +174,7 @@ measure() {
 	ru = resource.getrusage(resource.RUSAGE_CHILDREN)
 	if r.returncode != 0:
 	    sys.exit(f"bench: {' '.join(sys.argv[1:])} exited {r.returncode}")
-	print(f"{wall:.3f} {ru.ru_utime + ru.ru_stime:.3f}")
+	print(f"{wall:.3f} {ru.ru_utime + ru.ru_stime:.3f} {ru.ru_utime:.3f} {ru.ru_stime:.3f}")
 	EOF
 }
 
@@ -184,18 +185,24 @@ size0=$(stat -c %s "${tars[0]}")
 say "ingest: 3 imports of base ($(mb "$size0") MB) into an empty store"
 walls=()
 cpus=()
+users=()
+syss=()
 for run in 1 2 3; do
 	rm -rf "$work/root"
 	cat "${tars[0]}" >/dev/null # in the page cache: measure berth, not the disk
-	read -r w c < <(measure "$BERTH" --root "$work/root" import "${tars[0]}" "bench:run$run") || true
+	read -r w c u y < <(measure "$BERTH" --root "$work/root" import "${tars[0]}" "bench:run$run") || true
 	[ -n "${c:-}" ] || die "'berth import' failed"
 	walls+=("$w")
 	cpus+=("$c")
-	say "  run $run: ${w} s wall, ${c} s CPU"
+	users+=("$u")
+	syss+=("$y")
+	say "  run $run: ${w} s wall, ${c} s CPU (${u} user, ${y} sys)"
 done
 median() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
 wall=$(median "${walls[@]}")
 cpu=$(median "${cpus[@]}")
+user=$(median "${users[@]}")
+sys=$(median "${syss[@]}")
 mbps=$(calc "$size0 / 1e6 / $wall" 0)
 mbpcpu=$(calc "$size0 / 1e6 / $cpu" 0)
 
@@ -204,7 +211,7 @@ rm -rf "$work/root"
 iwall=()
 for i in 0 1 2 3 4; do
 	cat "${tars[$i]}" >/dev/null
-	read -r w c < <(measure "$BERTH" --root "$work/root" import "${tars[$i]}" "bench:img$((i + 1))") || true
+	read -r w c u y < <(measure "$BERTH" --root "$work/root" import "${tars[$i]}" "bench:img$((i + 1))") || true
 	[ -n "${c:-}" ] || die "'berth import' of image $((i + 1)) failed"
 	iwall+=("$w")
 done
@@ -241,6 +248,7 @@ cat <<EOF
 |---------|------:|------|--------:|
 | ingest, base tar into an empty store, wall (median of 3) | $mbps MB/s | | |
 | ingest per CPU-second (user+sys, median of 3) | $mbpcpu MB/s | >= 150 MB/s per core | $(calc "$size0 / 1e6 / $cpu / 150")x |
+| CPU seconds of that import: user, sys (medians) | $user s, $sys s | | |
 | store objects after 5 images, apparent (\`du -sb\`) | $(mb "$obj_b") MB ($nobj objects) | <= 0.25x gzip sum ($(mb "$((gzsum / 4))") MB) | $(calc "$obj_b / $gzsum" 3)x |
 | store objects after 5 images, on disk (\`du -sk\`) | $(mb "$((obj_k * 1024))") MB | <= 0.25x gzip sum | $(calc "$obj_k * 1024 / $gzsum" 3)x |
 | whole store/ (objects, images, indexes), on disk | $(mb "$((store_k * 1024))") MB | | $(calc "$store_k * 1024 / $gzsum" 3)x |
