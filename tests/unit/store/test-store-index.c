@@ -674,6 +674,276 @@ static void test_store_index__large(void **state)
 	store_tree_free(l[1]);
 }
 
+/* ---- Random layer stacks against a plain model of the merge rules ---- */
+
+typedef struct ment {
+	char path[16];
+	uint8_t type; /* DIR, REG or SYMLINK once merged */
+	uint32_t mode, uid;
+	uint64_t size;
+	int group; /* hard-link group, -1 if none */
+} ment;
+
+typedef struct model {
+	ment v[256];
+	int n;
+} model;
+
+static uint64_t rnd_state;
+
+static unsigned rnd(unsigned n)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 7;
+	rnd_state ^= rnd_state << 17;
+	return (unsigned)(rnd_state % n);
+}
+
+static int model_find(const model *m, const char *path)
+{
+	for (int i = 0; i < m->n; i++)
+		if (streq(m->v[i].path, path))
+			return i;
+	return -1;
+}
+
+static bool is_under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	return n == 0 ? path[0] != '\0' : strncmp(path, dir, n) == 0 && path[n] == '/';
+}
+
+/* Removes what lies under dir, and dir itself if self. */
+static void model_remove(model *m, const char *dir, bool self)
+{
+	int k = 0;
+
+	for (int i = 0; i < m->n; i++)
+		if (!is_under(m->v[i].path, dir) && !(self && streq(m->v[i].path, dir)))
+			m->v[k++] = m->v[i];
+	m->n = k;
+}
+
+static ment *model_set(model *m, const char *path)
+{
+	int i = model_find(m, path);
+
+	if (i < 0) {
+		assert_true(m->n < (int)ELEMENTSOF(m->v));
+		i = m->n++;
+	}
+	m->v[i] = (ment){ .group = -1 };
+	snprintf(m->v[i].path, sizeof(m->v[i].path), "%s", path);
+	return &m->v[i];
+}
+
+static void model_ensure_dir(model *m, const char *path)
+{
+	char parent[16];
+	const char *slash = strrchr(path, '/');
+	int i = model_find(m, path);
+
+	if (path[0] == '\0' || (i >= 0 && m->v[i].type == STORE_ENTRY_DIR))
+		return;
+	snprintf(parent, sizeof(parent), "%.*s", slash ? (int)(slash - path) : 0, path);
+	model_ensure_dir(m, parent);
+	ment *d = model_set(m, path);
+	d->type = STORE_ENTRY_DIR;
+	d->mode = 0755;
+}
+
+static void model_apply(model *m, const store_tree *t, int layer, uint32_t *root_mode)
+{
+	size_t n = store_tree_count(t);
+
+	for (size_t i = 0; i < n; i++) {
+		const store_entry *e = store_tree_entry(t, i);
+		if (e->type == STORE_ENTRY_WHITEOUT)
+			model_remove(m, e->path, true);
+		else if (e->flags & STORE_ENTRY_OPAQUE) {
+			int d = model_find(m, e->path);
+			if (e->path[0] == '\0' || (d >= 0 && m->v[d].type == STORE_ENTRY_DIR))
+				model_remove(m, e->path, false);
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		const store_entry *e = store_tree_entry(t, i), *inode = e;
+		char parent[16];
+		const char *slash = strrchr(e->path, '/');
+		if (e->type == STORE_ENTRY_WHITEOUT)
+			continue;
+		if (e->path[0] == '\0') {
+			*root_mode = e->mode;
+			continue;
+		}
+		snprintf(parent, sizeof(parent), "%.*s", slash ? (int)(slash - e->path) : 0,
+			 e->path);
+		model_ensure_dir(m, parent);
+		if (e->type != STORE_ENTRY_DIR)
+			model_remove(m, e->path, false);
+		if (e->type == STORE_ENTRY_HARDLINK)
+			inode = store_tree_find(t, e->link);
+		/* A DIR over a DIR keeps what is under it: model_set() touches one path only. */
+		ment *x = model_set(m, e->path);
+		x->type = inode->type;
+		x->mode = inode->mode;
+		x->uid = inode->uid;
+		x->size = inode->type == STORE_ENTRY_REG ? inode->content.size : 0;
+		if (inode != e)
+			x->group = layer * 1000 + (int)(inode - store_tree_entry(t, 0));
+		for (size_t j = 0; e->type == STORE_ENTRY_REG && j < n; j++) {
+			const store_entry *o = store_tree_entry(t, j);
+			if (o->type == STORE_ENTRY_HARDLINK && streq(o->link, e->path))
+				x->group = layer * 1000 + (int)i;
+		}
+	}
+}
+
+static const char *const names[] = { "a", "b", "c" };
+
+static store_tree *random_layer(int layer)
+{
+	store_tree *t = tu_new();
+	char paths[12][16], regs[12][16];
+	int n = 0, nregs = 0;
+	uint8_t types[12];
+
+	for (int k = (int)rnd(10) + 1; k > 0; k--) {
+		char p[16] = "";
+		for (unsigned d = rnd(3) + 1; d > 0; d--)
+			snprintf(p + strlen(p), sizeof(p) - strlen(p), "%s%s", p[0] ? "/" : "",
+				 names[rnd(3)]);
+		bool dup = false;
+		for (int i = 0; i < n; i++)
+			dup |= streq(paths[i], p);
+		if (!dup)
+			snprintf(paths[n++], 16, "%s", p);
+	}
+	qsort(paths, (size_t)n, 16, (int (*)(const void *, const void *))strcmp);
+	for (int i = 0; i < n; i++) {
+		static const uint8_t pick[] = { STORE_ENTRY_DIR,     STORE_ENTRY_DIR,
+						STORE_ENTRY_REG,     STORE_ENTRY_REG,
+						STORE_ENTRY_SYMLINK, STORE_ENTRY_WHITEOUT,
+						STORE_ENTRY_HARDLINK };
+		/* Invariant: a parent in the same layer is a directory; else leave the entry out. */
+		char *slash = strrchr(paths[i], '/');
+		int parent = -1;
+		for (int j = 0; slash && j < i; j++)
+			if (strlen(paths[j]) == (size_t)(slash - paths[i]) &&
+			    strncmp(paths[j], paths[i], (size_t)(slash - paths[i])) == 0)
+				parent = j;
+		types[i] = pick[rnd(ELEMENTSOF(pick))];
+		if (parent >= 0 && types[parent] != STORE_ENTRY_DIR)
+			types[i] = 0;
+		if (types[i] == STORE_ENTRY_REG)
+			snprintf(regs[nregs++], 16, "%s", paths[i]);
+	}
+	for (int i = 0; i < n; i++) {
+		store_entry e;
+		uint8_t type = types[i];
+		if (type == 0)
+			continue;
+		if (type == STORE_ENTRY_HARDLINK && nregs == 0)
+			type = STORE_ENTRY_REG;
+		e = tu_entry(paths[i], type, 0600 + rnd(0100));
+		e.uid = (uint32_t)(layer * 100 + i + 1);
+		if (type == STORE_ENTRY_DIR && rnd(4) == 0)
+			e.flags = STORE_ENTRY_OPAQUE;
+		if (type == STORE_ENTRY_REG) {
+			e.content.size = rnd(5);
+			e.content.nchunks = e.content.size > 0;
+		}
+		if (type == STORE_ENTRY_SYMLINK)
+			e.link = strdup("x");
+		if (type == STORE_ENTRY_HARDLINK)
+			e.link = strdup(regs[rnd((unsigned)nregs)]);
+		tu_add(t, &e);
+	}
+	if (rnd(8) == 0)
+		tu_dir(t, "", 0700 + rnd(0100), rnd(2) ? STORE_ENTRY_OPAQUE : 0);
+	tu_finish(t);
+	return t;
+}
+
+/* Compares the index below dir with the model; returns the number of entries seen. */
+static int compare_dir(const store_index *idx, const model *m, store_ino dir, const char *path)
+{
+	uint64_t n;
+	int seen = 0;
+
+	assert_int_equal(store_index_dir_size(idx, dir, &n), 0);
+	for (uint64_t i = 0; i < n; i++) {
+		store_dirent d;
+		store_inode st;
+		char p[32];
+		assert_int_equal(store_index_readdir(idx, dir, i, &d), 0);
+		snprintf(p, sizeof(p), "%s%s%.*s", path, path[0] ? "/" : "", (int)d.name_len,
+			 d.name);
+		int k = model_find(m, p);
+		if (k < 0)
+			fail_msg("'%s' is in the index, not in the model", p);
+		const ment *x = &m->v[k];
+		assert_int_equal(store_index_stat(idx, d.ino, &st), 0);
+		static const uint32_t fmt[] = { [STORE_ENTRY_REG] = S_IFREG,
+						[STORE_ENTRY_DIR] = S_IFDIR,
+						[STORE_ENTRY_SYMLINK] = S_IFLNK };
+		if (st.mode != (fmt[x->type] | x->mode) || st.uid != x->uid)
+			fail_msg("'%s': mode 0%o uid %u, model 0%o uid %u", p, st.mode, st.uid,
+				 fmt[x->type] | x->mode, x->uid);
+		if (x->type == STORE_ENTRY_REG) {
+			uint32_t links = 0;
+			for (int j = 0; j < m->n; j++)
+				links += x->group >= 0 ? m->v[j].group == x->group : j == k;
+			assert_int_equal(st.size, x->size);
+			if (st.nlink != links)
+				fail_msg("'%s': nlink %u, model %u", p, st.nlink, links);
+		}
+		seen++;
+		if (S_ISDIR(st.mode))
+			seen += compare_dir(idx, m, d.ino, p);
+	}
+	return seen;
+}
+
+/* Same hard-link group <=> same inode. */
+static void compare_links(const store_index *idx, const model *m)
+{
+	for (int i = 0; i < m->n; i++)
+		for (int j = i + 1; j < m->n; j++) {
+			const ment *a = &m->v[i], *b = &m->v[j];
+			if (a->type != STORE_ENTRY_REG || b->type != STORE_ENTRY_REG)
+				continue;
+			bool same = a->group >= 0 && a->group == b->group;
+			if ((ino_of(idx, a->path) == ino_of(idx, b->path)) != same)
+				fail_msg("'%s' and '%s' should%s share an inode", a->path, b->path,
+					 same ? "" : " not");
+		}
+}
+
+static void test_store_index__random_against_model(void **state)
+{
+	for (unsigned round = 0; round < 400; round++) {
+		_cleanup_(built_done) built b = {};
+		store_tree *l[6];
+		model m = { .n = 0 };
+		uint32_t root_mode = 0755;
+		int n = (int)(round % 6) + 1;
+
+		rnd_state = 0x9e3779b97f4a7c15ull * (round + 1);
+		for (int i = 0; i < n; i++) {
+			l[i] = random_layer(i);
+			model_apply(&m, l[i], i, &root_mode);
+		}
+		build(&b, l, (size_t)n);
+		assert_int_equal(stat_of(b.idx, "").mode, S_IFDIR | root_mode);
+		int seen = compare_dir(b.idx, &m, STORE_INO_ROOT, "");
+		if (seen != m.n)
+			fail_msg("round %u: index has %d entries, model %d", round, seen, m.n);
+		compare_links(b.idx, &m);
+	}
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_store_index__single_layer),
 	cmocka_unit_test(test_store_index__whiteouts),
@@ -685,6 +955,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_store_index__stable),
 	cmocka_unit_test(test_store_index__corrupt),
 	cmocka_unit_test(test_store_index__open_fd),
+	cmocka_unit_test(test_store_index__random_against_model),
 	cmocka_unit_test(test_store_index__large),
 };
 UNIT_EXPORT(store, index, tests);
