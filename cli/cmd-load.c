@@ -92,7 +92,8 @@ int cli_cmd_load(cli_ctx *ctx, int argc, char **argv)
 	bool quiet = false;
 	uint64_t size = 0;
 	struct stat st;
-	progress p;
+	static const char *const labels[] = { "Reading", "Loading layers" };
+	cli_phases ph;
 	int c, r, fd;
 	store *s;
 
@@ -132,10 +133,11 @@ int cli_cmd_load(cli_ctx *ctx, int argc, char **argv)
 			close(fd);
 		return 1;
 	}
-	progress_init(&p, "Loading", 0);
-	fetch_load_opts lo = { .repository = repo, .progress = cli_progress_cb, .userdata = &p };
+	cli_phases_init(&ph, labels);
+	ph.totals[0] = size;
+	fetch_load_opts lo = { .repository = repo, .progress = cli_phases_cb, .userdata = &ph };
 	r = fetch_layout_load(s, fd, &lo, &res, &err);
-	progress_done(&p, size);
+	cli_phases_done(&ph, r >= 0);
 	if (fd != STDIN_FILENO)
 		close(fd);
 	if (r < 0)

@@ -131,7 +131,8 @@ int cli_cmd_save(cli_ctx *ctx, int argc, char **argv)
 	const char *output = NULL;
 	char *tmp = NULL;
 	named n = {};
-	progress p;
+	static const char *const labels[] = { "Packing layers", "Writing" };
+	cli_phases ph;
 	int c, r, fd;
 	store *s;
 
@@ -162,10 +163,10 @@ int cli_cmd_save(cli_ctx *ctx, int argc, char **argv)
 		named_done(&n);
 		return 1;
 	}
-	progress_init(&p, "Saving", 0);
-	fetch_save_opts so = { .progress = cli_progress_cb, .userdata = &p };
+	cli_phases_init(&ph, labels);
+	fetch_save_opts so = { .progress = cli_phases_cb, .userdata = &ph };
 	r = fetch_layout_save(s, n.v, n.n, fd, &so, &res, &err);
-	progress_done(&p, res.bytes);
+	cli_phases_done(&ph, r >= 0);
 	if (r < 0)
 		log_error_errno(r, "Failed to save: %s", berth_error_message(&err, r));
 	r = finish_output(fd, output, tmp, r);

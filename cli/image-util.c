@@ -239,6 +239,38 @@ void cli_progress_cb(void *userdata, uint64_t bytes)
 	progress_update(userdata, bytes);
 }
 
+void cli_phases_init(cli_phases *ph, const char *const *labels)
+{
+	*ph = (cli_phases){ .labels = labels };
+}
+
+void cli_phases_cb(void *userdata, unsigned phase, uint64_t done, uint64_t total)
+{
+	cli_phases *ph = userdata;
+
+	if (phase >= ELEMENTSOF(ph->totals))
+		return;
+	if (!total)
+		total = ph->totals[phase];
+	if (!ph->started || phase != ph->phase) {
+		if (ph->started) /* the previous phase is complete */
+			progress_done(&ph->p, ph->p.total ? ph->p.total : ph->last);
+		progress_init(&ph->p, ph->labels[phase], total);
+		ph->started = true;
+		ph->phase = phase;
+	}
+	ph->p.total = total;
+	ph->last = done;
+	progress_update(&ph->p, done);
+}
+
+void cli_phases_done(cli_phases *ph, bool complete)
+{
+	if (ph->started)
+		progress_done(&ph->p, complete && ph->p.total ? ph->p.total : ph->last);
+	ph->started = false;
+}
+
 int cli_option_error(const char *verb, int c, char **argv)
 {
 	const char *arg = argv[optind - 1];

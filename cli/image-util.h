@@ -52,8 +52,29 @@ static inline void cli_table_freep(cli_table **t)
 int cli_table_add(cli_table *t, const char *const *cells);
 void cli_table_print(const cli_table *t, FILE *f);
 
+#include "util/progress.h"
+
 /* fetch_* progress callbacks: userdata is a util/progress.h `progress *`. */
 void cli_progress_cb(void *userdata, uint64_t bytes);
+
+/*
+ * Progress of an operation in phases (fetch/layout.h): one progress line per phase, labelled
+ * labels[phase]. A phase reported with total 0 uses totals[phase] if the caller knows better
+ * (the size of the input file).
+ */
+typedef struct cli_phases {
+	progress p;
+	const char *const *labels;
+	uint64_t totals[2];
+	unsigned phase;
+	bool started;
+	uint64_t last;
+} cli_phases;
+
+void cli_phases_init(cli_phases *ph, const char *const *labels);
+void cli_phases_cb(void *userdata, unsigned phase, uint64_t done, uint64_t total);
+/* Ends the line; complete: the last phase finished (show it at 100%). */
+void cli_phases_done(cli_phases *ph, bool complete);
 
 /*
  * For getopt_long() with an optstring that starts with ':': reports the option error c ('?' or

@@ -12,9 +12,12 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -57,7 +60,8 @@ typedef struct saver {
 	const fetch_save_opts *opts;
 	berth_error *reterr;
 	int out;
-	uint64_t written;
+	uint64_t written, total; /* bytes of the archive written, and its size once known */
+	uint64_t packed_bytes;	 /* compressed layer bytes spooled so far */
 	int spool_fd;
 	char *spool_path;
 	unsigned n_spool;
@@ -155,6 +159,49 @@ static void spool_name(unsigned i, char out[32])
 	snprintf(out, 32, "l%u", i);
 }
 
+/*
+ * fetch_pack_layer_fd() reports no progress, and packing is most of a save's time: a helper
+ * thread watches the spool file grow and reports its size, until the pack returns.
+ */
+typedef struct watcher {
+	saver *sv;
+	int fd;
+	atomic_bool stop;
+	pthread_t thread;
+	bool running;
+} watcher;
+
+static void *watch(void *userdata)
+{
+	watcher *w = userdata;
+	struct timespec tick = { 0, 100 * 1000 * 1000 };
+	struct stat st;
+
+	while (!atomic_load(&w->stop)) {
+		nanosleep(&tick, NULL);
+		if (fstat(w->fd, &st) == 0)
+			w->sv->opts->progress(w->sv->opts->userdata, 0,
+					      w->sv->packed_bytes + (uint64_t)st.st_size, 0);
+	}
+	return NULL;
+}
+
+static void watch_start(watcher *w, saver *sv, int fd)
+{
+	*w = (watcher){ .sv = sv, .fd = fd };
+	atomic_init(&w->stop, false);
+	/* Without a thread there is just no progress: not worth failing the save for. */
+	w->running = sv->opts->progress && pthread_create(&w->thread, NULL, watch, w) == 0;
+}
+
+static void watch_stop(watcher *w)
+{
+	if (!w->running)
+		return;
+	atomic_store(&w->stop, true);
+	pthread_join(w->thread, NULL);
+}
+
 static int pack_layer(saver *sv, const store_layer *layer, packed *ret)
 {
 	_cleanup_close_ int fd = -EBADF;
@@ -172,9 +219,14 @@ static int pack_layer(saver *sv, const store_layer *layer, packed *ret)
 	fd = openat(sv->spool_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return berth_error_set(sv->reterr, negative_errno(), "cannot spool a layer: %m");
-	if ((r = fetch_pack_layer_fd(sv->s, layer, FETCH_COMPRESSION_GZIP, fd, &p.blob, &p.size,
-				     &p.diff_id, sv->reterr)) < 0)
+	watcher w;
+	watch_start(&w, sv, fd);
+	r = fetch_pack_layer_fd(sv->s, layer, FETCH_COMPRESSION_GZIP, fd, &p.blob, &p.size,
+				&p.diff_id, sv->reterr);
+	watch_stop(&w);
+	if (r < 0)
 		return r;
+	sv->packed_bytes += p.size;
 	if ((r = add_blob(sv, &p.blob, p.size, NULL, (int)sv->n_spool++)) < 0)
 		return r;
 	packed *v = realloc(sv->packed, (sv->n_packed + 1) * sizeof(*v));
@@ -285,7 +337,7 @@ static int out_write(saver *sv, const void *p, size_t n)
 		return berth_error_set(sv->reterr, r, "cannot write the archive: %s", strerror(-r));
 	sv->written += n;
 	if (sv->opts->progress)
-		sv->opts->progress(sv->opts->userdata, sv->written);
+		sv->opts->progress(sv->opts->userdata, 1, sv->written, sv->total);
 	return 0;
 }
 
@@ -415,11 +467,10 @@ static int index_entry(const saved *si, const char *name, fetch_oci_descriptor *
 	return 0;
 }
 
-static int write_index(saver *sv, const fetch_save_image *images, size_t n)
+static int build_index(saver *sv, const fetch_save_image *images, size_t n, buf *json)
 {
 	_cleanup_free_ fetch_oci_descriptor *d = calloc(n + 1, sizeof(*d));
 	fetch_oci_index idx = { .schema_version = 2, .media_type = (char *)FETCH_OCI_MT_INDEX };
-	_cleanup_(buf_done) buf json = BUF_INIT;
 	int r = 0;
 
 	if (!d)
@@ -438,12 +489,10 @@ static int write_index(saver *sv, const fetch_save_image *images, size_t n)
 	}
 	idx.manifests = d;
 	if (r >= 0)
-		r = fetch_oci_index_generate(&idx, &json);
+		r = fetch_oci_index_generate(&idx, json);
 	for (size_t i = 0; i < idx.n_manifests; i++)
 		fetch_oci_descriptor_done(&d[i]);
-	if (r < 0)
-		return r;
-	return tar_file(sv, "index.json", json.data, json.len);
+	return r;
 }
 
 static int blob_path(const store_digest *d, char **ret)
@@ -483,10 +532,9 @@ static int docker_entry(const saved *si, const fetch_save_image *images, size_t 
 	return 0;
 }
 
-static int write_docker_manifest(saver *sv, const fetch_save_image *images, size_t n)
+static int build_docker_manifest(saver *sv, const fetch_save_image *images, size_t n, buf *json)
 {
 	fetch_docker_save_entry *e = calloc(sv->n_images + 1, sizeof(*e));
-	_cleanup_(buf_done) buf json = BUF_INIT;
 	int r = 0;
 
 	if (!e)
@@ -494,22 +542,36 @@ static int write_docker_manifest(saver *sv, const fetch_save_image *images, size
 	for (size_t i = 0; i < sv->n_images && r >= 0; i++)
 		r = docker_entry(&sv->images[i], images, n, &e[i]);
 	if (r >= 0)
-		r = fetch_docker_save_manifest_generate(e, sv->n_images, &json);
+		r = fetch_docker_save_manifest_generate(e, sv->n_images, json);
 	fetch_docker_save_manifest_free(e, sv->n_images);
-	if (r < 0)
-		return r;
-	return tar_file(sv, "manifest.json", json.data, json.len);
+	return r;
+}
+
+/* Bytes a member of len bytes takes in the tar: header and padded content. */
+static uint64_t tar_member_size(uint64_t len)
+{
+	return TAR_BLOCK + (len + TAR_BLOCK - 1) / TAR_BLOCK * TAR_BLOCK;
 }
 
 static int write_archive(saver *sv, const fetch_save_image *images, size_t n)
 {
 	static const char layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
 	static const char zeros[2 * TAR_BLOCK];
+	_cleanup_(buf_done) buf index = BUF_INIT, docker = BUF_INIT;
 	int r;
 
+	if ((r = build_index(sv, images, n, &index)) < 0 ||
+	    (r = build_docker_manifest(sv, images, n, &docker)) < 0)
+		return r;
+	/* The archive's size, for progress: every member, two directories, the end blocks. */
+	sv->total = tar_member_size(strlen(layout)) + 2 * TAR_BLOCK + tar_member_size(index.len) +
+		    tar_member_size(docker.len) + sizeof(zeros);
+	for (size_t i = 0; i < sv->n_blobs; i++)
+		sv->total += tar_member_size(sv->blobs[i].size);
 	if ((r = tar_file(sv, "oci-layout", layout, strlen(layout))) < 0 ||
-	    (r = write_blobs(sv)) < 0 || (r = write_index(sv, images, n)) < 0 ||
-	    (r = write_docker_manifest(sv, images, n)) < 0)
+	    (r = write_blobs(sv)) < 0 ||
+	    (r = tar_file(sv, "index.json", index.data, index.len)) < 0 ||
+	    (r = tar_file(sv, "manifest.json", docker.data, docker.len)) < 0)
 		return r;
 	return out_write(sv, zeros, sizeof(zeros));
 }

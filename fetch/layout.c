@@ -64,7 +64,7 @@ typedef struct loader {
 	int cur_fd; /* member being spooled */
 	store_hasher *hasher;
 	uint64_t cur_written;
-	uint64_t archive_bytes, ingested_bytes;
+	uint64_t layer_bytes, ingested_bytes; /* for progress: all spooled bytes, ingested so far */
 
 	cached_layer *layers;
 	size_t n_layers;
@@ -251,9 +251,8 @@ static void on_progress(void *userdata, uint64_t raw)
 {
 	loader *l = userdata;
 
-	l->archive_bytes = raw;
 	if (l->opts->progress)
-		l->opts->progress(l->opts->userdata, raw);
+		l->opts->progress(l->opts->userdata, 0, raw, 0);
 }
 
 /* Members named blobs/sha256/<hex> must hash to their names. */
@@ -305,6 +304,9 @@ static int spool(loader *l, int fd)
 		return r;
 	if ((r = fetch_tar_read_files(fd, &ops, l, l->reterr)) < 0)
 		return r;
+	for (size_t i = 0; i < l->n_members; i++)
+		if (l->members[i].type == STORE_ENTRY_REG)
+			l->layer_bytes += l->members[i].size;
 	return check_blobs(l);
 }
 
@@ -413,7 +415,7 @@ static void ingest_progress(void *userdata, uint64_t raw)
 	loader *l = userdata;
 
 	if (l->opts->progress)
-		l->opts->progress(l->opts->userdata, l->archive_bytes + l->ingested_bytes + raw);
+		l->opts->progress(l->opts->userdata, 1, l->ingested_bytes + raw, l->layer_bytes);
 }
 
 static int ingest_layer(loader *l, const member *m, const store_digest *blob,

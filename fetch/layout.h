@@ -27,6 +27,18 @@
 #include "store/store.h"
 #include "util/error.h"
 
+/*
+ * Progress of a load or save, in two phases:
+ *   load: 0 reading the archive (done: bytes read; total 0, unknown),
+ *         1 ingesting layers (done: layer bytes ingested; total: all layer bytes);
+ *   save: 0 packing layers (done: compressed bytes packed; total 0, unknown),
+ *         1 writing the archive (done: bytes written; total: the archive's size).
+ * Called now and then from the calling thread, or during packing from a helper thread (never
+ * both at once).
+ */
+typedef void (*fetch_layout_progress_fn)(void *userdata, unsigned phase, uint64_t done,
+					 uint64_t total);
+
 typedef struct fetch_load_opts {
 	/*
 	 * Repository ("docker.io/library/app") for images the archive names only by a bare tag
@@ -34,7 +46,7 @@ typedef struct fetch_load_opts {
 	 * NULL: such images are loaded without a name.
 	 */
 	const char *repository;
-	void (*progress)(void *userdata, uint64_t raw_bytes); /* may be NULL */
+	fetch_layout_progress_fn progress; /* may be NULL */
 	void *userdata;
 } fetch_load_opts;
 
@@ -65,7 +77,7 @@ typedef struct fetch_save_image {
 } fetch_save_image;
 
 typedef struct fetch_save_opts {
-	void (*progress)(void *userdata, uint64_t bytes_written); /* may be NULL */
+	fetch_layout_progress_fn progress; /* may be NULL */
 	void *userdata;
 } fetch_save_opts;
 
