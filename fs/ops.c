@@ -759,12 +759,26 @@ static const struct fuse_lowlevel_ops ops = {
 	.lseek = op_lseek,
 };
 
+/*
+ * The table holds an O_PATH fd per upper node the kernel knows, so the server needs as many fds
+ * as the kernel caches upper inodes (an untar of 100k files): raise the limit to the system's
+ * per-process maximum (root may raise the hard limit), or at least to the hard limit.
+ */
 static void raise_nofile(void)
 {
+	_cleanup_fclose_ FILE *fp = fopen("/proc/sys/fs/nr_open", "re");
+	unsigned long nr_open = 0;
 	struct rlimit rl;
 
-	/* The table holds an O_PATH fd per upper node the kernel knows. */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (fp && fscanf(fp, "%lu", &nr_open) == 1 && nr_open > rl.rlim_max) {
+		struct rlimit want = { nr_open, nr_open };
+
+		if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+			return;
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
