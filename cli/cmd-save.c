@@ -63,18 +63,17 @@ static void warn_rewritten(const named *n, const fetch_save_result *res)
 {
 	for (size_t i = 0; i < res->n_images; i++) {
 		char a[STORE_DIGEST_STR_LEN], b[STORE_DIGEST_STR_LEN];
-		const char *who = NULL;
+		_cleanup_free_ char *who = NULL;
 		if (store_digest_eq(&res->images[i].id, &res->images[i].saved_id))
 			continue;
-		for (size_t k = 0; k < n->n && !who; k++)
-			if (store_digest_eq(&n->v[k].id, &res->images[i].id) && n->names[k])
-				who = n->names[k];
 		store_digest_str(&res->images[i].id, a);
 		store_digest_str(&res->images[i].saved_id, b);
-		log_warning(
-			"The saved image %s%s%s has ID %s, not %s: a layer without its original "
-			"tar was written in canonical form, with a new DiffID",
-			who ? "'" : "", who ? who : a, who ? "'" : "", b, a);
+		for (size_t k = 0; k < n->n && !who; k++)
+			if (store_digest_eq(&n->v[k].id, &res->images[i].id) && n->names[k])
+				who = cli_familiar(n->names[k]);
+		log_warning("The saved image '%s' has ID %s, not %s: a layer without its original "
+			    "tar was written in canonical form, with a new DiffID",
+			    who ? who : a, b, a);
 	}
 }
 
