@@ -143,8 +143,12 @@ static int in_context(loader *l, int r, const char *fmt, ...)
 
 /* ---- Step 1: spool ---- */
 
-/* "./a//b/./c" -> "a/b/c"; "" for the root; -EINVAL for ".." or over-long paths. */
-static int normalize(const char *in, char **ret)
+/*
+ * "./a//b/./c" -> "a/b/c"; "" for the root; -EINVAL for over-long paths, and for ".." unless
+ * resolve_dotdot (a symlink target), where ".." drops the previous component but may not climb
+ * out of the archive.
+ */
+static int normalize_path(const char *in, bool resolve_dotdot, char **ret)
 {
 	_cleanup_(buf_done) buf b = BUF_INIT;
 	const char *p = in;
@@ -154,16 +158,25 @@ static int normalize(const char *in, char **ret)
 	while (*p) {
 		const char *slash = strchr(p, '/');
 		size_t n = slash ? (size_t)(slash - p) : strlen(p);
-		if (n == 2 && strneq(p, "..", 2))
-			return -EINVAL;
-		if (n > 0 && !(n == 1 && p[0] == '.')) {
+		if (n == 2 && strneq(p, "..", 2)) {
+			char *last = b.data ? strrchr(b.data, '/') : NULL;
+			if (!resolve_dotdot || b.len == 0)
+				return -EINVAL;
+			b.len = last ? (size_t)(last - b.data) : 0;
+			b.data[b.len] = '\0';
+		} else if (n > 0 && !(n == 1 && p[0] == '.')) {
 			if ((b.len > 0 && buf_append_byte(&b, '/') < 0) || buf_append(&b, p, n) < 0)
 				return -ENOMEM;
 		}
 		p += n + (slash ? 1 : 0);
 	}
-	*ret = b.data ? buf_steal(&b) : strdup("");
+	*ret = b.len > 0 ? buf_steal(&b) : strdup("");
 	return *ret ? 0 : -ENOMEM;
+}
+
+static int normalize(const char *in, char **ret)
+{
+	return normalize_path(in, false, ret);
 }
 
 static member *find_member(loader *l, const char *path)
@@ -339,7 +352,7 @@ static const member *resolve(loader *l, const char *path)
 		if (asprintf(&joined, "%.*s%s%s", slash ? (int)(slash - cur) : 0, cur,
 			     slash ? "/" : "", m->link) < 0)
 			return NULL;
-		if (normalize(joined, &next) < 0)
+		if (normalize_path(joined, true, &next) < 0)
 			return NULL;
 		free(cur);
 		cur = TAKE_PTR(next);

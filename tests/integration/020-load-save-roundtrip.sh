@@ -177,6 +177,36 @@ export BERTH_ROOT=$T/root4
 out=$(berth load -i "$T/legacy.tar" 2>&1)
 is "$out" "Loaded image: roundtrip:v2" "load of a docker-save archive (manifest.json, no index.json)"
 is "$(berth images -q --no-trunc roundtrip:v2)" "$want_id" "same image ID"
+# The older docker-save form: <id>/layer.tar files (uncompressed), <id>.json config, a layer
+# shared through a symlink.
+python3 - saved "$T/legacy-old.tar" <<'EOF'
+import gzip, io, json, sys, tarfile
+src, out = sys.argv[1:]
+m = json.load(open(src + "/manifest.json"))[0]
+t = tarfile.open(out, "w")
+def add(name, data=None, link=None):
+    ti = tarfile.TarInfo(name)
+    if link:
+        ti.type, ti.linkname = tarfile.SYMTYPE, link
+        return t.addfile(ti)
+    ti.size = len(data)
+    t.addfile(ti, io.BytesIO(data))
+config = m["Config"].split("/")[-1] + ".json"
+add(config, open(src + "/" + m["Config"], "rb").read())
+layers = []
+for i, layer in enumerate(m["Layers"]):
+    add("layer%d/VERSION" % i, b"1.0")
+    add("layer%d/layer.tar" % i, gzip.decompress(open(src + "/" + layer, "rb").read()))
+    layers.append("layer%d/layer.tar" % i)
+add("shared/layer.tar", link="../" + layers[-1])
+layers[-1] = "shared/layer.tar"
+add("manifest.json", json.dumps([{"Config": config, "RepoTags": ["legacy:1"], "Layers": layers}]).encode())
+add("repositories", b"{}")
+t.close()
+EOF
+out=$(berth load -i "$T/legacy-old.tar" 2>&1)
+is "$out" "Loaded image: legacy:1" "load of an old docker-save archive (<id>/layer.tar, symlinked layer)"
+is "$(berth images -q --no-trunc legacy:1)" "$want_id" "same image ID"
 ok_run "fsck after the legacy load" berth fsck
 ls "$BERTH_ROOT/store/tmp" | grep -q . && ok 1 "load leaves no spool behind" || ok 0 "load leaves no spool behind"
 
