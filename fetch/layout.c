@@ -20,8 +20,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <xxhash.h>
 
 #include "fetch/layout.h"
 #include "fetch/oci.h"
@@ -33,7 +36,7 @@
 #include "util/fileio.h"
 #include "util/macro.h"
 
-#define MEMBERS_MAX	1000000
+#define MEMBERS_MAX	100000
 #define MEMBER_PATH_MAX 4096
 #define JSON_MAX	((size_t)16 << 20)
 #define INDEX_DEPTH_MAX 4
@@ -60,7 +63,14 @@ typedef struct loader {
 	char *spool_path; /* relative to the store dir */
 
 	member *members;
-	size_t n_members;
+	size_t n_members, cap_members;
+	/*
+	 * Paths -> member index + 1 (0: empty slot), open addressing, XXH3 with a random seed:
+	 * member names come from whoever made the archive, and a fixed hash would let them collide.
+	 */
+	uint32_t *slots;
+	size_t n_slots; /* a power of two, at least twice n_members */
+	uint64_t seed;
 	int cur_fd; /* member being spooled */
 	store_hasher *hasher;
 	uint64_t cur_written;
@@ -82,6 +92,7 @@ static void loader_done(loader *l)
 		free(l->members[i].link);
 	}
 	free(l->members);
+	free(l->slots);
 	free(l->layers);
 	free(l->created);
 	safe_close(l->cur_fd);
@@ -179,12 +190,42 @@ static int normalize(const char *in, char **ret)
 	return normalize_path(in, false, ret);
 }
 
+static size_t slot_of(const loader *l, const char *path)
+{
+	size_t mask = l->n_slots - 1, i = XXH3_64bits_withSeed(path, strlen(path), l->seed) & mask;
+
+	while (l->slots[i] && !streq(l->members[l->slots[i] - 1].path, path))
+		i = (i + 1) & mask;
+	return i;
+}
+
 static member *find_member(loader *l, const char *path)
 {
-	for (size_t i = 0; i < l->n_members; i++)
-		if (streq(l->members[i].path, path))
-			return &l->members[i];
-	return NULL;
+	size_t i;
+
+	if (l->n_slots == 0)
+		return NULL;
+	i = slot_of(l, path);
+	return l->slots[i] ? &l->members[l->slots[i] - 1] : NULL;
+}
+
+/* Indexes the last member added, growing the table to keep it at most half full. */
+static int index_member(loader *l)
+{
+	if (2 * l->n_members > l->n_slots) {
+		size_t n = l->n_slots ? 2 * l->n_slots : 256;
+		uint32_t *old = l->slots;
+		if (!(l->slots = calloc(n, sizeof(uint32_t)))) {
+			l->slots = old;
+			return -ENOMEM;
+		}
+		l->n_slots = n;
+		for (size_t i = 0; i + 1 < l->n_members; i++)
+			l->slots[slot_of(l, l->members[i].path)] = (uint32_t)(i + 1);
+		free(old);
+	}
+	l->slots[slot_of(l, l->members[l->n_members - 1].path)] = (uint32_t)l->n_members;
+	return 0;
 }
 
 static void spool_name(size_t i, char out[32])
@@ -198,6 +239,7 @@ static int on_member(void *userdata, const fetch_tar_member *m)
 	_cleanup_free_ char *path = NULL, *link = NULL;
 	member *nm;
 	char name[32];
+	int r;
 
 	if (m->type == STORE_ENTRY_DIR || m->type == 0)
 		return 0; /* directories and devices say nothing about blobs */
@@ -215,16 +257,20 @@ static int on_member(void *userdata, const fetch_tar_member *m)
 	if (l->n_members >= MEMBERS_MAX)
 		return berth_error_set(l->reterr, -EFBIG, "archive has over %d members",
 				       MEMBERS_MAX);
-	if (l->n_members % 64 == 0) {
-		member *v = realloc(l->members, (l->n_members + 64) * sizeof(member));
+	if (l->n_members == l->cap_members) {
+		size_t cap = l->cap_members ? 2 * l->cap_members : 64;
+		member *v = realloc(l->members, cap * sizeof(member));
 		if (!v)
 			return -ENOMEM;
 		l->members = v;
+		l->cap_members = cap;
 	}
 	nm = &l->members[l->n_members++];
 	*nm = (member){
 		.path = TAKE_PTR(path), .type = m->type, .link = TAKE_PTR(link), .size = m->size
 	};
+	if ((r = index_member(l)) < 0)
+		return r;
 	if (m->type != STORE_ENTRY_REG)
 		return 0;
 	spool_name(l->n_members - 1, name);
@@ -315,6 +361,8 @@ static int spool(loader *l, int fd)
 		return berth_error_set(l->reterr, negative_errno(), "cannot open '%s': %m", tmpl);
 	if ((r = store_hasher_new(&l->hasher)) < 0)
 		return r;
+	if (getrandom(&l->seed, sizeof(l->seed), 0) != sizeof(l->seed))
+		l->seed = (uint64_t)(uintptr_t)l ^ (uint64_t)getpid() << 32;
 	if ((r = fetch_tar_read_files(fd, &ops, l, l->reterr)) < 0)
 		return r;
 	for (size_t i = 0; i < l->n_members; i++)
