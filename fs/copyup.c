@@ -220,8 +220,13 @@ static int copy_up_new(fs *f, fs_node *n, const fs_node_state *s, fs_copy_up_mod
 	if (S_ISREG(in.mode) && in.nlink > 1) {
 		fs_node_state ns;
 
+		_cleanup_close_ int ufd = -EBADF;
+
 		fs_node_get_state(n, &ns);
-		return fs_copy_up_hardlinks(f, n, s->lower, ns.upper);
+		r = fs_node_upper_fd(f, &ns, &ufd);
+		if (r < 0)
+			return r;
+		return fs_copy_up_hardlinks(f, n, s->lower, ufd);
 	}
 	return 0;
 }
@@ -229,14 +234,17 @@ static int copy_up_new(fs *f, fs_node *n, const fs_node_state *s, fs_copy_up_mod
 /* Turns a metacopy file into a full one: data in place first, the mark removed last. */
 static int complete_data(fs *f, fs_node *n, const fs_node_state *s, bool empty)
 {
-	_cleanup_close_ int dst = -EBADF, src = -EBADF;
+	_cleanup_close_ int dst = -EBADF, src = -EBADF, path = -EBADF;
 	store_inode in;
 	int r;
 
 	r = store_index_stat(f->idx, s->lower, &in);
 	if (r < 0)
 		return r;
-	dst = fs_upper_reopen(s->upper, O_WRONLY);
+	r = fs_node_upper_fd(f, s, &path);
+	if (r < 0)
+		return r;
+	dst = fs_upper_reopen(path, O_WRONLY);
 	if (dst < 0)
 		return dst;
 	if (empty) {
@@ -263,7 +271,7 @@ int fs_copy_up_locked(fs *f, fs_node *n, fs_copy_up_mode mode)
 	fs_node_state s;
 
 	fs_node_get_state(n, &s);
-	if (s.upper >= 0) {
+	if (s.has_upper) {
 		if (s.metacopy && mode != FS_COPY_UP_META)
 			return complete_data(f, n, &s, mode == FS_COPY_UP_EMPTY);
 		return 0;

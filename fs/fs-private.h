@@ -55,6 +55,8 @@ typedef struct fs_child {
 
 /* Resolves name in parent: -ENOENT (also for whiteouts). ret->upper is opened if want_fd. */
 int fs_resolve(fs *f, fs_node *parent, const char *name, bool want_fd, fs_child *ret);
+/* An owned O_PATH fd of the node's upper entry (-ENOENT: none; -ESTALE: deleted). */
+int fs_node_upper_fd(fs *f, const fs_node_state *s, int *ret);
 /* stat of a node as the union shows it. */
 int fs_node_stat(fs *f, fs_node *n, struct stat *ret);
 int fs_child_stat(fs *f, const fs_child *c, struct stat *ret);

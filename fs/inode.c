@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* fs/inode.c: the sharded inode table (fs/inode.h). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fs/inode.h"
 #include "util/macro.h"
@@ -53,6 +55,30 @@ int fs_table_new(fs_table **ret)
 	return 0;
 }
 
+/* Directories keep their O_PATH fd (lookups use it as a dirfd); other types a file handle, so
+ * that the fds held stay few. A file system without handles keeps the fd. */
+static void node_take_upper(fs_node *n, int fd)
+{
+	struct file_handle *fh;
+	int mount_id;
+
+	if (fd < 0 || S_ISDIR(n->type)) {
+		n->upper = fd;
+		return;
+	}
+	fh = malloc(sizeof(*fh) + MAX_HANDLE_SZ);
+	if (fh) {
+		fh->handle_bytes = MAX_HANDLE_SZ;
+		if (name_to_handle_at(fd, "", fh, &mount_id, AT_EMPTY_PATH) == 0) {
+			n->upper_fh = fh;
+			safe_close(fd);
+			return;
+		}
+		free(fh);
+	}
+	n->upper = fd;
+}
+
 static fs_node *node_new(const fs_node_init *init)
 {
 	fs_node tmpl = { .ino = init->ino, .type = init->type };
@@ -63,7 +89,8 @@ static fs_node *node_new(const fs_node_init *init)
 	memcpy(n, &tmpl, sizeof(*n));
 	pthread_mutex_init(&n->lock, NULL);
 	n->lower = init->lower;
-	n->upper = init->upper;
+	n->upper = -EBADF;
+	node_take_upper(n, init->upper);
 	n->opaque = init->opaque;
 	n->metacopy = init->metacopy;
 	return n;
@@ -72,6 +99,7 @@ static fs_node *node_new(const fs_node_init *init)
 static void node_destroy(fs_node *n)
 {
 	safe_close(n->upper);
+	free(n->upper_fh);
 	pthread_mutex_destroy(&n->lock);
 	free(n->name);
 	free(n);
@@ -363,7 +391,9 @@ void fs_node_get_state(fs_node *n, fs_node_state *ret)
 	pthread_mutex_lock(&n->lock);
 	*ret = (fs_node_state){
 		.lower = n->lower,
+		.has_upper = n->upper >= 0 || n->upper_fh,
 		.upper = n->upper,
+		.upper_fh = n->upper_fh,
 		.opaque = n->opaque,
 		.metacopy = n->metacopy,
 		.unlinked = n->unlinked,
@@ -374,10 +404,10 @@ void fs_node_get_state(fs_node *n, fs_node_state *ret)
 void fs_node_set_upper(fs_node *n, int fd, bool metacopy)
 {
 	pthread_mutex_lock(&n->lock);
-	if (n->upper >= 0)
+	if (n->upper >= 0 || n->upper_fh)
 		safe_close(fd);
 	else
-		n->upper = fd;
+		node_take_upper(n, fd);
 	n->metacopy = metacopy;
 	pthread_mutex_unlock(&n->lock);
 }

@@ -38,7 +38,10 @@ struct fs_node {
 	fs_node *parent;	/* lock; one name the node was reached by (a ref is held), NULL: root */
 	char *name;		/* lock; its name in parent (NULL for the root) */
 	store_ino lower;	/* lock; index inode whose data/entries show through, 0: none */
-	int upper;		/* lock; O_PATH fd of the upper entry, -EBADF: none; set once */
+	int upper;		/* lock; directory: O_PATH fd of the upper entry, -EBADF: none; set once */
+	/* lock; other types: a file handle of the upper entry, NULL: none; set once. Not an fd:
+	 * the kernel may cache any number of inodes, fds are limited (fs_node_upper_fd()). */
+	struct file_handle *upper_fh;
 	bool opaque;		/* lock; directory: lower entries are hidden */
 	bool metacopy;		/* lock; regular file in upper whose data is still the lower one */
 	bool unlinked;		/* lock; removed from the union (kept while the kernel holds it) */
@@ -46,7 +49,8 @@ struct fs_node {
 
 typedef struct fs_table fs_table;
 
-/* The fields a new node starts with; `upper` is handed over to the node on insert. */
+/* The fields a new node starts with; `upper` (an O_PATH fd of the upper entry, any type) is
+ * handed over to the node on insert: a directory keeps it, others keep a file handle. */
 typedef struct fs_node_init {
 	uint64_t ino;
 	uint32_t type;
@@ -91,14 +95,16 @@ uint64_t fs_table_count(fs_table *t);
 /* Snapshot of the fields under n->lock. `upper` is borrowed: valid while the node lives. */
 typedef struct fs_node_state {
 	store_ino lower;
-	int upper;
+	bool has_upper;
+	int upper; /* directories */
+	const struct file_handle *upper_fh; /* other types */
 	bool opaque;
 	bool metacopy;
 	bool unlinked;
 } fs_node_state;
 void fs_node_get_state(fs_node *n, fs_node_state *ret);
 
-/* Sets the upper fd (copy-up): consumed; the node must not have one yet. */
+/* Sets the upper entry (copy-up) from an O_PATH fd, consumed; a no-op if it has one. */
 void fs_node_set_upper(fs_node *n, int fd, bool metacopy);
 /* Moves the node to a new parent/name (rename). Takes a ref on new_parent, drops the old one. */
 int fs_node_move(fs_table *t, fs_node *n, fs_node *new_parent, const char *new_name);

@@ -29,8 +29,13 @@ int fs_node_readlink(fs *f, fs_node *n, char *out, size_t size)
 	int r;
 
 	fs_node_get_state(n, &s);
-	if (s.upper >= 0) {
-		len = readlinkat(s.upper, "", out, size);
+	if (s.has_upper) {
+		_cleanup_close_ int fd = -EBADF;
+
+		r = fs_node_upper_fd(f, &s, &fd);
+		if (r < 0)
+			return r;
+		len = readlinkat(fd, "", out, size);
 		if (len < 0)
 			return negative_errno();
 		if ((size_t)len >= size)
@@ -73,15 +78,20 @@ int fs_node_open(fs *f, fs_node *n, int flags, bool *ret_lower)
 	int fd, r;
 
 	fs_node_get_state(n, &s);
-	if (open_writes(flags) && (s.upper < 0 || s.metacopy)) {
+	if (open_writes(flags) && (!s.has_upper || s.metacopy)) {
 		/* O_TRUNC: the data is about to go, copy none of it. */
 		r = fs_copy_up(f, n, (flags & O_TRUNC) ? FS_COPY_UP_EMPTY : FS_COPY_UP_DATA);
 		if (r < 0)
 			return r;
 		fs_node_get_state(n, &s);
 	}
-	if (s.upper >= 0 && !s.metacopy) {
-		fd = fs_upper_reopen(s.upper, flags);
+	if (s.has_upper && !s.metacopy) {
+		_cleanup_close_ int path = -EBADF;
+
+		r = fs_node_upper_fd(f, &s, &path);
+		if (r < 0)
+			return r;
+		fd = fs_upper_reopen(path, flags);
 		if (fd >= 0)
 			*ret_lower = false;
 		return fd;
@@ -108,8 +118,14 @@ ssize_t fs_node_getxattr(fs *f, fs_node *n, const char *name, void *value, size_
 	if (fs_xattr_private(name))
 		return -ENODATA;
 	fs_node_get_state(n, &s);
-	if (s.upper >= 0)
-		return fs_upper_getxattr(s.upper, NULL, name, value, size);
+	if (s.has_upper) {
+		_cleanup_close_ int fd = -EBADF;
+
+		r = fs_node_upper_fd(f, &s, &fd);
+		if (r < 0)
+			return r;
+		return fs_upper_getxattr(fd, NULL, name, value, size);
+	}
 	r = store_index_getxattr(f->idx, s.lower, name, &v, &len);
 	if (r < 0)
 		return r;
@@ -195,7 +211,13 @@ ssize_t fs_node_listxattr(fs *f, fs_node *n, char *list, size_t size)
 	fs_node_state s;
 
 	fs_node_get_state(n, &s);
-	if (s.upper >= 0)
-		return upper_listxattr(s.upper, list, size);
+	if (s.has_upper) {
+		_cleanup_close_ int fd = -EBADF;
+		int r = fs_node_upper_fd(f, &s, &fd);
+
+		if (r < 0)
+			return r;
+		return upper_listxattr(fd, list, size);
+	}
 	return lower_listxattr(f, s.lower, list, size);
 }

@@ -85,39 +85,41 @@ static fs_file *FH(struct fuse_file_info *fi)
 	return (fs_file *)(uintptr_t)fi->fh;
 }
 
-/* The fd to do I/O on now (see fs_file). Borrowed while the handle lives; an fd replaced by
- * upper is closed only at release, so concurrent readers of the old one are safe. */
+static int file_fd_switch(fs *f, const fs_node_state *s, fs_file *h)
+{
+	int path, fd, r;
+
+	r = fs_node_upper_fd(f, s, &path);
+	if (r < 0)
+		return r;
+	fd = fs_upper_reopen(path, h->flags & ~(O_CREAT | O_EXCL | O_TRUNC));
+	safe_close(path);
+	if (fd < 0)
+		return fd;
+	/* A concurrent read may still use the old fd: dup3 swaps the file behind the same
+	 * number atomically, and that read keeps its reference to the old file. */
+	r = dup3(fd, h->fd, O_CLOEXEC) < 0 ? negative_errno() : 0;
+	safe_close(fd);
+	if (r >= 0)
+		h->lower = false;
+	return r;
+}
+
+/* The fd to do I/O on now (see fs_file). Borrowed while the handle lives. */
 static int file_fd(fs *f, fs_node *n, fs_file *h, int *ret)
 {
 	fs_node_state s;
-	int fd;
+	int r = 0;
 
 	pthread_mutex_lock(&h->lock);
 	if (h->lower) {
 		fs_node_get_state(n, &s);
-		if (s.upper >= 0 && !s.metacopy) {
-			fd = fs_upper_reopen(s.upper, h->flags & ~(O_CREAT | O_EXCL | O_TRUNC));
-			if (fd < 0) {
-				pthread_mutex_unlock(&h->lock);
-				return fd;
-			}
-			/* The old fd may be in use by a concurrent read: leak-free swap by
-			 * keeping it open until release would need a list; dup2 replaces the
-			 * file behind the same number atomically instead. */
-			if (dup3(fd, h->fd, O_CLOEXEC) < 0) {
-				int r = negative_errno();
-
-				safe_close(fd);
-				pthread_mutex_unlock(&h->lock);
-				return r;
-			}
-			safe_close(fd);
-			h->lower = false;
-		}
+		if (s.has_upper && !s.metacopy)
+			r = file_fd_switch(f, &s, h);
 	}
 	*ret = h->fd;
 	pthread_mutex_unlock(&h->lock);
-	return 0;
+	return r;
 }
 
 typedef struct fs_dirh {
@@ -216,9 +218,20 @@ static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	fs *f = FS(req);
+	fs_node *n = N(f, ino);
 	struct stat st;
-	int r = fs_node_stat(f, N(f, ino), &st);
+	int r;
 
+	/* fstat of an open file, which may be unlinked already: its own fd knows it. */
+	if (fi && S_ISREG(n->type) && !FH(fi)->lower) {
+		int fd;
+
+		r = file_fd(f, n, FH(fi), &fd);
+		if (r >= 0 && fstat(fd, &st) < 0)
+			r = negative_errno();
+		st.st_ino = n->ino;
+	} else
+		r = fs_node_stat(f, n, &st);
 	if (r < 0)
 		return reply_err(req, r);
 	fuse_reply_attr(req, &st, TIMEOUT);

@@ -217,6 +217,23 @@ static int upper_stat(int fd, uint64_t ino, bool merged_dir, bool metacopy, stru
 	return 0;
 }
 
+int fs_node_upper_fd(fs *f, const fs_node_state *s, int *ret)
+{
+	int fd;
+
+	if (s->upper >= 0)
+		fd = fcntl(s->upper, F_DUPFD_CLOEXEC, 3);
+	else if (s->upper_fh)
+		fd = open_by_handle_at(f->upper_fd, (struct file_handle *)s->upper_fh,
+				       O_PATH | O_CLOEXEC);
+	else
+		return -ENOENT;
+	if (fd < 0)
+		return negative_errno();
+	*ret = fd;
+	return 0;
+}
+
 int fs_node_stat(fs *f, fs_node *n, struct stat *ret)
 {
 	fs_node_state s;
@@ -225,6 +242,14 @@ int fs_node_stat(fs *f, fs_node *n, struct stat *ret)
 	if (s.upper >= 0)
 		return upper_stat(s.upper, n->ino, S_ISDIR(n->type) && s.lower && !s.opaque,
 				  s.metacopy, ret);
+	if (s.has_upper) {
+		_cleanup_close_ int fd = -EBADF;
+		int r = fs_node_upper_fd(f, &s, &fd);
+
+		if (r < 0)
+			return r;
+		return upper_stat(fd, n->ino, false, s.metacopy, ret);
+	}
 	if (!s.lower)
 		return -ESTALE;
 	return lower_stat(f, s.lower, ret);

@@ -49,6 +49,15 @@ static int parent_upper(fs *f, fs_node *parent, int *ret)
 	return 0;
 }
 
+/* An owned O_PATH fd of n's upper entry (it has one: copied up). */
+static int upper_fd_of(fs *f, fs_node *n, int *ret)
+{
+	fs_node_state s;
+
+	fs_node_get_state(n, &s);
+	return fs_node_upper_fd(f, &s, ret);
+}
+
 static bool is_whiteout(int dirfd, const char *name)
 {
 	struct stat st;
@@ -190,17 +199,18 @@ out:
 int fs_link(fs *f, fs_node *n, fs_node *newparent, const char *newname, fs_child *ret)
 {
 	char src[FS_PROC_PATH_MAX], tmp[32];
-	fs_node_state s;
+	_cleanup_close_ int fd = -EBADF;
 	int dirfd, r;
 
 	lock(f);
 	r = fs_copy_up_locked(f, n, FS_COPY_UP_DATA);
 	if (r >= 0)
 		r = parent_upper(f, newparent, &dirfd);
+	if (r >= 0)
+		r = upper_fd_of(f, n, &fd);
 	if (r < 0)
 		goto out;
-	fs_node_get_state(n, &s);
-	fs_proc_path(src, s.upper, NULL);
+	fs_proc_path(src, fd, NULL);
 	if (is_whiteout(dirfd, newname)) {
 		fs_work_name(f, tmp);
 		if (linkat(AT_FDCWD, src, f->work_fd, tmp, AT_SYMLINK_FOLLOW) < 0 ||
@@ -302,7 +312,7 @@ static int remove_locked(fs *f, fs_node *parent, const char *name, bool dir)
 
 		lower_has = fs_lower_has(f, parent, name);
 		fs_node_get_state(n, &s);
-		if (s.upper >= 0)
+		if (s.has_upper)
 			r = remove_upper(f, dirfd, name, dir, lower_has);
 		else
 			r = make_whiteout(dirfd, name);
@@ -389,7 +399,7 @@ static int rename_plain(fs *f, rename_side *a, rename_side *b)
 		fs_node_get_state(b->n, &bs);
 		/* An upper directory the union shows empty may hold whiteouts, which the host's
 		 * rename would refuse: clear it out of the way first. */
-		if (S_ISDIR(b->n->type) && bs.upper >= 0) {
+		if (S_ISDIR(b->n->type) && bs.has_upper) {
 			r = remove_upper(f, b->dirfd, b->name, true, false);
 			if (r < 0)
 				return r;
@@ -497,33 +507,34 @@ static int set_size(int upper, int fd, off_t size)
 static int setattr_locked(fs *f, fs_node *n, const struct stat *attr, unsigned valid, int fd)
 {
 	fs_copy_up_mode mode = FS_COPY_UP_META;
+	_cleanup_close_ int up = -EBADF;
 	char p[FS_PROC_PATH_MAX];
-	fs_node_state s;
 	int r;
 
 	if (valid & FS_SET_SIZE)
 		mode = attr->st_size == 0 ? FS_COPY_UP_EMPTY : FS_COPY_UP_DATA;
 	r = fs_copy_up_locked(f, n, mode);
+	if (r >= 0)
+		r = upper_fd_of(f, n, &up);
 	if (r < 0)
 		return r;
-	fs_node_get_state(n, &s);
 	if (valid & (FS_SET_UID | FS_SET_GID) &&
-	    fchownat(s.upper, "", (valid & FS_SET_UID) ? attr->st_uid : (uid_t)-1,
+	    fchownat(up, "", (valid & FS_SET_UID) ? attr->st_uid : (uid_t)-1,
 		     (valid & FS_SET_GID) ? attr->st_gid : (gid_t)-1,
 		     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 		return negative_errno();
 	if (valid & FS_SET_MODE) {
-		fs_proc_path(p, s.upper, NULL);
+		fs_proc_path(p, up, NULL);
 		if (chmod(p, attr->st_mode & 07777) < 0)
 			return negative_errno();
 	}
 	if (valid & FS_SET_SIZE) {
-		r = set_size(s.upper, fd, attr->st_size);
+		r = set_size(up, fd, attr->st_size);
 		if (r < 0)
 			return r;
 	}
 	if (valid & (FS_SET_ATIME | FS_SET_MTIME | FS_SET_ATIME_NOW | FS_SET_MTIME_NOW))
-		return set_times(s.upper, attr, valid);
+		return set_times(up, attr, valid);
 	return 0;
 }
 
@@ -539,17 +550,18 @@ int fs_setattr(fs *f, fs_node *n, const struct stat *attr, unsigned valid, int f
 
 int fs_setxattr(fs *f, fs_node *n, const char *name, const void *value, size_t size, int flags)
 {
+	_cleanup_close_ int fd = -EBADF;
 	char p[FS_PROC_PATH_MAX];
-	fs_node_state s;
 	int r;
 
 	if (fs_xattr_private(name))
 		return -EPERM;
 	lock(f);
 	r = fs_copy_up_locked(f, n, FS_COPY_UP_META);
+	if (r >= 0)
+		r = upper_fd_of(f, n, &fd);
 	if (r >= 0) {
-		fs_node_get_state(n, &s);
-		fs_proc_path(p, s.upper, NULL);
+		fs_proc_path(p, fd, NULL);
 		if (setxattr(p, name, value, size, flags) < 0)
 			r = negative_errno();
 	}
@@ -559,8 +571,8 @@ int fs_setxattr(fs *f, fs_node *n, const char *name, const void *value, size_t s
 
 int fs_removexattr(fs *f, fs_node *n, const char *name)
 {
+	_cleanup_close_ int fd = -EBADF;
 	char p[FS_PROC_PATH_MAX];
-	fs_node_state s;
 	int r;
 
 	if (fs_xattr_private(name))
@@ -571,9 +583,10 @@ int fs_removexattr(fs *f, fs_node *n, const char *name)
 		return r;
 	lock(f);
 	r = fs_copy_up_locked(f, n, FS_COPY_UP_META);
+	if (r >= 0)
+		r = upper_fd_of(f, n, &fd);
 	if (r >= 0) {
-		fs_node_get_state(n, &s);
-		fs_proc_path(p, s.upper, NULL);
+		fs_proc_path(p, fd, NULL);
 		if (removexattr(p, name) < 0)
 			r = negative_errno();
 	}
