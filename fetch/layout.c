@@ -37,6 +37,8 @@
 #include "util/macro.h"
 
 #define MEMBERS_MAX	100000
+/* Each name is one rewrite of the refs file: bound what an archive can ask for. */
+#define ENTRIES_MAX	1024
 #define MEMBER_PATH_MAX 4096
 #define JSON_MAX	((size_t)16 << 20)
 #define INDEX_DEPTH_MAX 4
@@ -81,6 +83,7 @@ typedef struct loader {
 	/* Images this load created (they did not exist before): removed again if it fails. */
 	store_digest *created;
 	size_t n_created;
+	size_t n_names;
 	bool setting_refs; /* past this point, images stay: a ref may name them already */
 	fetch_load_result *res;
 } loader;
@@ -698,6 +701,11 @@ static int add_name(loader *l, size_t idx, char *name)
 	for (size_t i = 0; img->names[i]; i++)
 		if (streq(img->names[i], name))
 			goto out;
+	if (++l->n_names > ENTRIES_MAX) {
+		r = berth_error_set(l->reterr, -E2BIG, "the archive names more than %d images",
+				    ENTRIES_MAX);
+		goto out;
+	}
 	/* The same name twice for different images: the later wins, as for docker load. */
 	for (size_t k = 0; k < l->res->n_images; k++) {
 		char **n = l->res->images[k].names;
@@ -725,6 +733,10 @@ static int load_oci(loader *l, const member *index_json)
 		return r;
 	if ((r = fetch_oci_index_parse(b.data, b.len, &idx, l->reterr)) < 0)
 		return in_context(l, r, "bad index.json");
+	if (idx->n_manifests > ENTRIES_MAX)
+		return berth_error_set(l->reterr, -E2BIG,
+				       "index.json lists %zu images, more than %d",
+				       idx->n_manifests, ENTRIES_MAX);
 	for (size_t i = 0; i < idx->n_manifests; i++) {
 		const fetch_oci_descriptor *d = &idx->manifests[i];
 		char *name = NULL;
@@ -807,6 +819,9 @@ static int load_docker(loader *l, const member *manifest_json)
 		return r;
 	if ((r = fetch_docker_save_manifest_parse(b.data, b.len, &e, &n, l->reterr)) < 0)
 		return in_context(l, r, "bad manifest.json");
+	if (n > ENTRIES_MAX)
+		r = berth_error_set(l->reterr, -E2BIG,
+				    "manifest.json lists %zu images, more than %d", n, ENTRIES_MAX);
 	for (size_t i = 0; i < n && r >= 0; i++)
 		if ((r = load_docker_entry(l, &e[i])) < 0)
 			in_context(l, r, "manifest.json entry %zu", i);
