@@ -64,6 +64,7 @@ const char *store_kind_name(store_kind k);
  */
 #define STORE_OBJECT_MAX_SIZE (64u * 1024 * 1024)
 
+/* Chosen by measurement (bench/store-params): docs/PERFORMANCE.md, "Store parameters". */
 #define STORE_DEFAULT_ZSTD_LEVEL 3
 #define STORE_DEFAULT_CHUNK_MIN (16u * 1024)
 #define STORE_DEFAULT_CHUNK_AVG (64u * 1024)
