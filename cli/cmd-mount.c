@@ -169,12 +169,9 @@ static int usage(FILE *out)
 int cli_cmd_mount(cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "upper", required_argument, NULL, 'u' },
-		{ "work", required_argument, NULL, 'w' },
-		{ "foreground", no_argument, NULL, 'f' },
-		{ "fuse-debug", no_argument, NULL, 'D' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
+		{ "upper", required_argument, NULL, 'u' }, { "work", required_argument, NULL, 'w' },
+		{ "foreground", no_argument, NULL, 'f' },  { "fuse-debug", no_argument, NULL, 'D' },
+		{ "help", no_argument, NULL, 'h' },	   {},
 	};
 	_cleanup_(cli_mount_state_done) cli_mount_state st = {};
 	berth_error err = BERTH_ERROR_INIT;
@@ -215,7 +212,9 @@ int cli_cmd_mount(cli_ctx *ctx, int argc, char **argv)
 		return log_error_errno(r, "No such image: '%s'", argv[optind]), 1;
 	r = cli_mount_state_init(ctx->root, argv[optind + 1], upper, work, &st);
 	if (r < 0)
-		return log_error_errno(r, "Failed to prepare the mount of '%s': %m", argv[optind + 1]), 1;
+		return log_error_errno(r, "Failed to prepare the mount of '%s': %m",
+				       argv[optind + 1]),
+		       1;
 	st.image = o.image;
 	o.upper = st.upper;
 	o.work = st.work;
@@ -226,7 +225,8 @@ int cli_cmd_mount(cli_ctx *ctx, int argc, char **argv)
 	if (r < 0) {
 		cli_mount_state_cleanup(s, &st);
 		return log_error_errno(r, "Failed to mount '%s': %s", argv[optind],
-				       berth_error_message(&err, r)), 1;
+				       berth_error_message(&err, r)),
+		       1;
 	}
 	r = start_server(s, f, &st, foreground);
 	fs_free(f);

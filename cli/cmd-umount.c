@@ -36,8 +36,9 @@ static bool wait_exit(pid_t pid, int timeout_ms)
 
 static int usage(FILE *out)
 {
-	fprintf(out, "Usage: berth umount DIR\n\n"
-		     "Unmount a file system mounted by 'berth mount' (also one whose server died).\n");
+	fprintf(out,
+		"Usage: berth umount DIR\n\n"
+		"Unmount a file system mounted by 'berth mount' (also one whose server died).\n");
 	return out == stdout ? 0 : 2;
 }
 
@@ -63,7 +64,8 @@ int cli_cmd_umount(cli_ctx *ctx, int argc, char **argv)
 	r = fs_unmount(argv[optind], &err);
 	if (r < 0 && !have_state)
 		return log_error_errno(r, "Failed to unmount '%s': %s", argv[optind],
-				       berth_error_message(&err, r)), 1;
+				       berth_error_message(&err, r)),
+		       1;
 	if (!have_state)
 		return 0;
 	/* The server leaves when the kernel ends its session; one that does not is hung. */
@@ -76,6 +78,7 @@ int cli_cmd_umount(cli_ctx *ctx, int argc, char **argv)
 	cli_mount_state_cleanup(cli_store(ctx), &st);
 	if (r < 0 && r != -EINVAL)
 		return log_error_errno(r, "Failed to unmount '%s': %s", argv[optind],
-				       berth_error_message(&err, r)), 1;
+				       berth_error_message(&err, r)),
+		       1;
 	return 0;
 }

@@ -76,8 +76,8 @@ int cli_mount_state_init(const char *root, const char *mountpoint, const char *u
 		} else if (asprintf(&st.upper, "%s/upper", st.dir) < 0)
 			r = -ENOMEM;
 	}
-	if (r >= 0 && (work ? !(st.work = strdup(work)) :
-			      asprintf(&st.work, st.ephemeral ? "%s/work" : "%s.work",
+	if (r >= 0 && (work ? !(st.work = strdup(work))
+			    : asprintf(&st.work, st.ephemeral ? "%s/work" : "%s.work",
 				       st.ephemeral ? st.dir : st.upper) < 0))
 		r = -ENOMEM;
 	if (r >= 0)

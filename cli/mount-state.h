@@ -20,7 +20,7 @@ typedef struct cli_mount_state {
 	char *mountpoint; /* absolute */
 	char *upper, *work;
 	char *state_file, *log_file;
-	char pin[32]; /* "mount-<id>" */
+	char pin[32];	/* "mount-<id>" */
 	bool ephemeral; /* upper/ and work/ are under dir */
 	store_digest image;
 	pid_t pid; /* the server, 0 if unknown */

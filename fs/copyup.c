@@ -58,8 +58,8 @@ static int copy_data(int src, int dst, uint64_t len)
 	while ((uint64_t)in < len) {
 		ssize_t n = copy_file_range(src, &in, dst, &out, len - (uint64_t)in, 0);
 
-		if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
-			      errno == EOPNOTSUPP)) {
+		if (n < 0 &&
+		    (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
 			off_t o = in;
 
 			if (lseek(dst, out, SEEK_SET) < 0)

@@ -18,21 +18,21 @@
 #include "store/index.h"
 
 /* Upper-dir xattrs (fs/fs.h): the kernel overlayfs format plus berth's inode number. */
-#define FS_XATTR_OPAQUE "trusted.overlay.opaque"
-#define FS_XATTR_REDIRECT "trusted.overlay.redirect"
-#define FS_XATTR_METACOPY "trusted.overlay.metacopy"
-#define FS_XATTR_INO "trusted.berth.ino"
+#define FS_XATTR_OPAQUE		 "trusted.overlay.opaque"
+#define FS_XATTR_REDIRECT	 "trusted.overlay.redirect"
+#define FS_XATTR_METACOPY	 "trusted.overlay.metacopy"
+#define FS_XATTR_INO		 "trusted.berth.ino"
 /* Names under these prefixes are the union's own and never shown to or set by users. */
 #define FS_XATTR_PRIVATE_OVERLAY "trusted.overlay."
-#define FS_XATTR_PRIVATE_BERTH "trusted.berth."
+#define FS_XATTR_PRIVATE_BERTH	 "trusted.berth."
 
 struct fs {
 	store *store;
 	store_index *idx;
 	fs_lower_cache *cache;
 	fs_table *table;
-	int upper_fd;		/* O_DIRECTORY */
-	int work_fd;		/* O_DIRECTORY, same file system as upper_fd */
+	int upper_fd;		    /* O_DIRECTORY */
+	int work_fd;		    /* O_DIRECTORY, same file system as upper_fd */
 	pthread_mutex_t write_lock; /* serializes copy-ups and changes to upper/ */
 	atomic_uint_fast64_t tmp_seq;
 	unsigned threads;
@@ -158,12 +158,12 @@ int fs_remove(fs *f, fs_node *parent, const char *name, bool dir);
 int fs_rename(fs *f, fs_node *p, const char *name, fs_node *np, const char *newname,
 	      unsigned flags);
 
-#define FS_SET_MODE (1u << 0)
-#define FS_SET_UID (1u << 1)
-#define FS_SET_GID (1u << 2)
-#define FS_SET_SIZE (1u << 3)
-#define FS_SET_ATIME (1u << 4)
-#define FS_SET_MTIME (1u << 5)
+#define FS_SET_MODE	 (1u << 0)
+#define FS_SET_UID	 (1u << 1)
+#define FS_SET_GID	 (1u << 2)
+#define FS_SET_SIZE	 (1u << 3)
+#define FS_SET_ATIME	 (1u << 4)
+#define FS_SET_MTIME	 (1u << 5)
 #define FS_SET_ATIME_NOW (1u << 6)
 #define FS_SET_MTIME_NOW (1u << 7)
 /* chmod/chown/truncate/utimens; copies up (metadata only unless the size changes). fd: an open

@@ -23,11 +23,12 @@ static int open_dir(const char *path, const char *what, int *ret, berth_error *r
 	int fd;
 
 	if (r < 0)
-		return berth_error_set(reterr, r, "cannot create the %s directory '%s'", what, path);
+		return berth_error_set(reterr, r, "cannot create the %s directory '%s'", what,
+				       path);
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
-		return berth_error_set(reterr, negative_errno(), "cannot open the %s directory '%s'",
-				       what, path);
+		return berth_error_set(reterr, negative_errno(),
+				       "cannot open the %s directory '%s'", what, path);
 	*ret = fd;
 	return 0;
 }
@@ -82,7 +83,8 @@ static int setup_dirs(fs *f, const fs_options *opts, berth_error *reterr)
 	/* Anything left in work/ is a copy-up that a crash interrupted: never visible, discard. */
 	r = rm_rf(f->work_fd, ".");
 	if (r < 0 && r != -EINVAL && r != -EBUSY)
-		return berth_error_set(reterr, r, "cannot empty the work directory '%s'", opts->work);
+		return berth_error_set(reterr, r, "cannot empty the work directory '%s'",
+				       opts->work);
 	r = init_upper_root(f);
 	if (r < 0)
 		return berth_error_set(reterr, r, "cannot initialise the upper directory '%s'",

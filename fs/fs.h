@@ -47,12 +47,12 @@
 typedef struct fs fs;
 
 typedef struct fs_options {
-	store_digest image;	/* the image whose index is the lower layer */
-	const char *upper;	/* writable upper directory (created if missing) */
-	const char *work;	/* work directory on the same file system as upper (created) */
-	const char *cache;	/* lower content cache directory (created); NULL: ROOT/cache */
-	unsigned threads;	/* FUSE worker threads; 0: default */
-	bool debug;		/* libfuse debug output */
+	store_digest image; /* the image whose index is the lower layer */
+	const char *upper;  /* writable upper directory (created if missing) */
+	const char *work;   /* work directory on the same file system as upper (created) */
+	const char *cache;  /* lower content cache directory (created); NULL: ROOT/cache */
+	unsigned threads;   /* FUSE worker threads; 0: default */
+	bool debug;	    /* libfuse debug output */
 } fs_options;
 
 /* Opens the image's index and the directories; mounts nothing yet. */

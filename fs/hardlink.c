@@ -113,8 +113,11 @@ static fs_node *union_dir(fs *f, const char *path, store_ino want)
 		fs_node *next = NULL;
 
 		if (fs_resolve(f, n, c, true, &ch) >= 0) {
-			init = (fs_node_init){ .ino = ch.ino, .type = ch.type, .lower = ch.lower,
-					       .upper = ch.upper, .opaque = ch.opaque };
+			init = (fs_node_init){ .ino = ch.ino,
+					       .type = ch.type,
+					       .lower = ch.lower,
+					       .upper = ch.upper,
+					       .opaque = ch.opaque };
 			next = S_ISDIR(ch.type) ? fs_table_lookup_add(f->table, &init, n, c) : NULL;
 			if (!S_ISDIR(ch.type))
 				safe_close(ch.upper);

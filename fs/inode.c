@@ -227,7 +227,8 @@ static void maybe_rename_existing(fs_table *t, fs_node *n, fs_node *parent, cons
 		fs_node_unref(t, old);
 }
 
-fs_node *fs_table_lookup_add(fs_table *t, const fs_node_init *init, fs_node *parent, const char *name)
+fs_node *fs_table_lookup_add(fs_table *t, const fs_node_init *init, fs_node *parent,
+			     const char *name)
 {
 	shard *s;
 	fs_node *n;

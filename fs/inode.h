@@ -27,24 +27,24 @@
 
 typedef struct fs_node fs_node;
 struct fs_node {
-	const uint64_t ino;	/* st_ino; the table key; immutable */
-	const uint32_t type;	/* S_IFMT bits; immutable */
+	const uint64_t ino;  /* st_ino; the table key; immutable */
+	const uint32_t type; /* S_IFMT bits; immutable */
 
-	fs_node *hnext;		/* shard lock */
-	uint64_t nlookup;	/* shard lock */
-	uint64_t refs;		/* shard lock */
+	fs_node *hnext;	  /* shard lock */
+	uint64_t nlookup; /* shard lock */
+	uint64_t refs;	  /* shard lock */
 
-	pthread_mutex_t lock;	/* protects the fields below */
-	fs_node *parent;	/* lock; one name the node was reached by (a ref is held), NULL: root */
-	char *name;		/* lock; its name in parent (NULL for the root) */
-	store_ino lower;	/* lock; index inode whose data/entries show through, 0: none */
-	int upper;		/* lock; directory: O_PATH fd of the upper entry, -EBADF: none; set once */
+	pthread_mutex_t lock; /* protects the fields below */
+	fs_node *parent; /* lock; one name the node was reached by (a ref is held), NULL: root */
+	char *name;	 /* lock; its name in parent (NULL for the root) */
+	store_ino lower; /* lock; index inode whose data/entries show through, 0: none */
+	int upper;	 /* lock; directory: O_PATH fd of the upper entry, -EBADF: none; set once */
 	/* lock; other types: a file handle of the upper entry, NULL: none; set once. Not an fd:
 	 * the kernel may cache any number of inodes, fds are limited (fs_node_upper_fd()). */
 	struct file_handle *upper_fh;
-	bool opaque;		/* lock; directory: lower entries are hidden */
-	bool metacopy;		/* lock; regular file in upper whose data is still the lower one */
-	bool unlinked;		/* lock; removed from the union (kept while the kernel holds it) */
+	bool opaque;   /* lock; directory: lower entries are hidden */
+	bool metacopy; /* lock; regular file in upper whose data is still the lower one */
+	bool unlinked; /* lock; removed from the union (kept while the kernel holds it) */
 };
 
 typedef struct fs_table fs_table;
@@ -74,7 +74,8 @@ int fs_table_set_root(fs_table *t, const fs_node_init *init);
  * its parent/name are updated to the new ones when it had none or was unlinked. init->upper
  * is consumed in every case. NULL on ENOMEM.
  */
-fs_node *fs_table_lookup_add(fs_table *t, const fs_node_init *init, fs_node *parent, const char *name);
+fs_node *fs_table_lookup_add(fs_table *t, const fs_node_init *init, fs_node *parent,
+			     const char *name);
 /* The node numbered ino with a ref the caller drops, or NULL if the kernel does not know it. */
 fs_node *fs_table_find(fs_table *t, uint64_t ino);
 /* Marks n unlinked if its recorded name is (parent, name): a later lookup by another name of
@@ -96,7 +97,7 @@ uint64_t fs_table_count(fs_table *t);
 typedef struct fs_node_state {
 	store_ino lower;
 	bool has_upper;
-	int upper; /* directories */
+	int upper;			    /* directories */
 	const struct file_handle *upper_fh; /* other types */
 	bool opaque;
 	bool metacopy;

@@ -124,8 +124,8 @@ static int file_fd(fs *f, fs_node *n, fs_file *h, int *ret)
 
 typedef struct fs_dirh {
 	pthread_mutex_t lock;
-	fs_dir d;     /* lock */
-	bool loaded;  /* lock */
+	fs_dir d;    /* lock */
+	bool loaded; /* lock */
 } fs_dirh;
 
 /* ---- replies ---- */
@@ -343,7 +343,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		size_t sz;
 
 		if (plus) {
-			sz = add_plus(req, f, N(f, ino), de, out + pos, size - pos, (off_t)i + 1, &r);
+			sz = add_plus(req, f, N(f, ino), de, out + pos, size - pos, (off_t)i + 1,
+				      &r);
 			if (sz == SIZE_MAX)
 				continue;
 		} else {
@@ -568,10 +569,16 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 
 static unsigned setattr_valid(int to_set)
 {
-	static const struct { int fuse; unsigned fs; } map[] = {
-		{ FUSE_SET_ATTR_MODE, FS_SET_MODE },	   { FUSE_SET_ATTR_UID, FS_SET_UID },
-		{ FUSE_SET_ATTR_GID, FS_SET_GID },	   { FUSE_SET_ATTR_SIZE, FS_SET_SIZE },
-		{ FUSE_SET_ATTR_ATIME, FS_SET_ATIME },	   { FUSE_SET_ATTR_MTIME, FS_SET_MTIME },
+	static const struct {
+		int fuse;
+		unsigned fs;
+	} map[] = {
+		{ FUSE_SET_ATTR_MODE, FS_SET_MODE },
+		{ FUSE_SET_ATTR_UID, FS_SET_UID },
+		{ FUSE_SET_ATTR_GID, FS_SET_GID },
+		{ FUSE_SET_ATTR_SIZE, FS_SET_SIZE },
+		{ FUSE_SET_ATTR_ATIME, FS_SET_ATIME },
+		{ FUSE_SET_ATTR_MTIME, FS_SET_MTIME },
 		{ FUSE_SET_ATTR_ATIME_NOW, FS_SET_ATIME_NOW },
 		{ FUSE_SET_ATTR_MTIME_NOW, FS_SET_MTIME_NOW },
 	};

@@ -100,7 +100,8 @@ static int make_entry_at(int dirfd, const char *name, const create_args *a, int 
 	case S_IFREG:
 		if (ret_fd) {
 			fd = openat(dirfd, name,
-				    (a->flags & ~(O_NOFOLLOW | O_TRUNC)) | O_CREAT | O_EXCL | O_CLOEXEC,
+				    (a->flags & ~(O_NOFOLLOW | O_TRUNC)) | O_CREAT | O_EXCL |
+					    O_CLOEXEC,
 				    perm);
 			if (fd < 0)
 				return negative_errno();
@@ -160,8 +161,12 @@ static int create_over_whiteout(fs *f, int dirfd, const char *name, const create
 int fs_create(fs *f, fs_node *parent, const char *name, mode_t mode, dev_t rdev, const char *link,
 	      int flags, const fs_creds *cr, fs_child *ret, int *ret_fd)
 {
-	create_args a = { .mode = mode, .rdev = rdev, .link = link, .flags = flags,
-			  .uid = cr->uid, .gid = cr->gid };
+	create_args a = { .mode = mode,
+			  .rdev = rdev,
+			  .link = link,
+			  .flags = flags,
+			  .uid = cr->uid,
+			  .gid = cr->gid };
 	struct stat pst;
 	int dirfd, r;
 
@@ -243,8 +248,11 @@ static fs_node *get_node(fs *f, fs_node *parent, const char *name, fs_child *c, 
 		*ret_tmp = false;
 		return n;
 	}
-	init = (fs_node_init){ .ino = c->ino, .type = c->type, .lower = c->lower,
-			       .upper = TAKE_FD(c->upper), .opaque = c->opaque,
+	init = (fs_node_init){ .ino = c->ino,
+			       .type = c->type,
+			       .lower = c->lower,
+			       .upper = TAKE_FD(c->upper),
+			       .opaque = c->opaque,
 			       .metacopy = c->metacopy };
 	*ret_tmp = true;
 	return fs_table_lookup_add(f->table, &init, parent, name);
@@ -366,7 +374,7 @@ typedef struct rename_side {
 	fs_node *parent;
 	const char *name;
 	fs_child c;
-	fs_node *n;	/* NULL: absent */
+	fs_node *n; /* NULL: absent */
 	bool tmp;
 	int dirfd;
 } rename_side;
@@ -456,8 +464,7 @@ static int rename_locked(fs *f, rename_side *a, rename_side *b, unsigned flags)
 	return flags & RENAME_EXCHANGE ? rename_exchange(f, a, b) : rename_plain(f, a, b);
 }
 
-int fs_rename(fs *f, fs_node *p, const char *name, fs_node *np, const char *newname,
-	      unsigned flags)
+int fs_rename(fs *f, fs_node *p, const char *name, fs_node *np, const char *newname, unsigned flags)
 {
 	rename_side a = { .parent = p, .name = name }, b = { .parent = np, .name = newname };
 	int r;

@@ -23,7 +23,11 @@ typedef struct walker {
 	store_tree *t;
 	store_file_writer *w;
 	/* (dev, ino) -> first path, for hard links */
-	struct { dev_t dev; ino_t ino; char *path; } *links;
+	struct {
+		dev_t dev;
+		ino_t ino;
+		char *path;
+	} * links;
 	size_t n_links;
 	berth_error *reterr;
 } walker;

@@ -129,8 +129,12 @@ static fs_node *node(fixture *fx, fs_node *parent, const char *name)
 	fs_node_init init;
 
 	assert_int_equal(fs_resolve(fx->f, parent, name, true, &c), 0);
-	init = (fs_node_init){ .ino = c.ino, .type = c.type, .lower = c.lower, .upper = c.upper,
-			       .opaque = c.opaque, .metacopy = c.metacopy };
+	init = (fs_node_init){ .ino = c.ino,
+			       .type = c.type,
+			       .lower = c.lower,
+			       .upper = c.upper,
+			       .opaque = c.opaque,
+			       .metacopy = c.metacopy };
 	fs_node *n = fs_table_lookup_add(fx->f->table, &init, parent, name);
 	assert_non_null(n);
 	return n;
@@ -181,8 +185,8 @@ static void test_fs_union__resolve_layers(void **state)
 
 	assert_string_equal(read_node(fx, node(fx, d, "a")), "alpha\n");
 	assert_string_equal(read_node(fx, node(fx, d, "c")), "gamma\n");
-	assert_int_equal(fs_resolve(fx->f, d, "b", false, &c), -ENOENT);  /* whiteout */
-	assert_int_equal(fs_resolve(fx->f, o, "x", false, &c), -ENOENT);  /* opaque */
+	assert_int_equal(fs_resolve(fx->f, d, "b", false, &c), -ENOENT); /* whiteout */
+	assert_int_equal(fs_resolve(fx->f, o, "x", false, &c), -ENOENT); /* opaque */
 	assert_int_equal(fs_resolve(fx->f, d, "zz", false, &c), -ENOENT);
 	assert_string_equal(names(fx, d), ". .. a c h1 ");
 	assert_string_equal(names(fx, o), ". .. y ");
@@ -354,7 +358,8 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_fs_union__resolve_layers, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_fs_union__metacopy_then_data, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_fs_union__hardlinks_stay_one_inode, setup, teardown),
-	cmocka_unit_test_setup_teardown(test_fs_union__hardlink_copy_up_links_names, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_fs_union__hardlink_copy_up_links_names, setup,
+					teardown),
 	cmocka_unit_test_setup_teardown(test_fs_union__remove_leaves_whiteout, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_fs_union__rename_lower_dir, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_fs_union__work_emptied_at_start, setup, teardown),
