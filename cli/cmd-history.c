@@ -189,7 +189,7 @@ int cli_cmd_history(cli_ctx *ctx, int argc, char **argv)
 	store *s;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":qHh", opts, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, ":qH::h", opts, NULL)) >= 0) {
 		switch (c) {
 		case 'q':
 			quiet = true;
@@ -198,6 +198,8 @@ int cli_cmd_history(cli_ctx *ctx, int argc, char **argv)
 			no_trunc = true;
 			break;
 		case 'H':
+			if (optarg && optarg[0] == '=') /* -H=false, as Docker's flags allow */
+				optarg++;
 			if (optarg && !streq(optarg, "true") && !streq(optarg, "false"))
 				return cli_usage_error("history", "--human takes true or false");
 			human = !optarg || streq(optarg, "true");

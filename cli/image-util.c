@@ -277,7 +277,8 @@ int cli_option_error(const char *verb, int c, char **argv)
 
 	if (c == ':')
 		return cli_usage_error(verb, "option '%s' needs an argument", arg);
-	if (optopt && !strneq(arg, "--", 2))
+	/* optopt: the unknown short option; 0 (or a long option's value) when argv says more. */
+	if (optopt > 0 && optopt < 0x80 && optopt != '-')
 		return cli_usage_error(verb, "unknown option '-%c'", optopt);
 	return cli_usage_error(verb, "unknown option '%s'", arg);
 }
