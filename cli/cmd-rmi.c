@@ -65,7 +65,9 @@ static int delete_image(store *s, const store_digest *id)
 
 	store_digest_str(id, ids);
 	r = store_image_remove(s, id);
-	if (r < 0 && r != -ENOENT)
+	if (r == -ENOENT) /* a name left pointing at nothing: untagging it was all there was */
+		return 0;
+	if (r < 0)
 		return log_error_errno(r, "Failed to delete image %s: %m", ids);
 	printf("Deleted: %s\n", ids);
 	return 0;
