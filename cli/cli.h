@@ -33,6 +33,7 @@ int cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((forma
 	X(inspect, "show images' configuration as JSON") \
 	X(load, "load images from an OCI layout or docker save archive") \
 	X(mount, "mount an image's file system on a directory") \
+	X(pull, "pull an image from a registry") \
 	X(rmi, "remove images") \
 	X(save, "save images to an OCI layout archive") \
 	X(tag, "give an image another name") \

@@ -2,7 +2,8 @@
 /*
  * fetch/oci.h: OCI image configs, manifests and indexes (and Docker's schema2 equivalents),
  * parsed from and generated to JSON. fetch/oci.c is the only file of fetch/ that includes
- * jansson.h; everything else sees these plain structs.
+ * jansson.h for image documents (fetch/registry-json.c has the registry protocol's other JSON);
+ * everything else sees these plain structs.
  *
  * Parsing is strict, because the bytes come from outside (registries, archives; fuzzed): a field
  * of the wrong type, a missing required field or a malformed digest is -EBADMSG with a berth_error

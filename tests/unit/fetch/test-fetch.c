@@ -6,6 +6,8 @@ UNIT_IMPORT(fetch, reference);
 UNIT_IMPORT(fetch, oci);
 UNIT_IMPORT(fetch, unpack);
 UNIT_IMPORT(fetch, pack);
+UNIT_IMPORT(fetch, http);
+UNIT_IMPORT(fetch, auth);
 UNIT_IMPORT(fetch, layout);
 
 int main(void)
@@ -17,6 +19,8 @@ int main(void)
 	UNIT_ADD(all, n, fetch, oci);
 	UNIT_ADD(all, n, fetch, unpack);
 	UNIT_ADD(all, n, fetch, pack);
+	UNIT_ADD(all, n, fetch, http);
+	UNIT_ADD(all, n, fetch, auth);
 	UNIT_ADD(all, n, fetch, layout);
 	return _cmocka_run_group_tests("fetch", all, n, NULL, NULL);
 }
