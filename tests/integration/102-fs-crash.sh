@@ -60,4 +60,27 @@ done
 ok $bad "every file is the lower one or a complete copy (no half copy-up)"
 is "$(ls -A "$T/up.work")" "" "work/ is emptied at mount"
 ok_run "umount" berth umount "$T/b"
+
+# A kill during an untar into the union: after remounting, the tree walks cleanly, work/ is
+# empty, and the fsynced file from before is intact.
+mk_busybox_tar "$T/bb.tar"
+berth_mount crash:latest "$T/b" --upper "$T/up"; ok $? "mount again"
+pid=$(server_pid)
+track_pid "$pid"
+mkdir -p "$T/b/untar" 2>/dev/null
+(tar -C "$T/b/untar" -xf "$T/bb.tar"; for i in 1 2 3; do tar -C "$T/b/untar" -xf "$T/bb.tar"; done) 2>/dev/null &
+untar=$!
+track_pid "$untar"
+sleep 0.5
+kill -9 "$pid"
+wait "$untar" 2>/dev/null
+with_timeout 20 "$BERTH" --root "$BERTH_ROOT" umount "$T/b"
+ok $? "umount after a kill during an untar"
+berth_mount crash:latest "$T/b" --upper "$T/up"; ok $? "remount"
+ok_run "the union walks cleanly" find "$T/b" -xdev -ls
+is "$(cat "$T/b/synced")" durable "the fsynced file is still intact"
+is "$(ls -A "$T/up.work")" "" "work/ is empty"
+ok_run "untar again over the leftovers" tar -C "$T/b/untar" -xf "$T/bb.tar"
+is "$(cmp "$T/b/untar/bin/busybox" /bin/busybox && echo same)" same "and the result is right"
+ok_run "umount" berth umount "$T/b"
 done_testing
