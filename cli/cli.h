@@ -32,6 +32,8 @@ int cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((forma
 	X(import, "import a root filesystem tarball as an image") \
 	X(inspect, "show images' configuration as JSON") \
 	X(load, "load images from an OCI layout or docker save archive") \
+	X(login, "log in to a registry") \
+	X(logout, "log out from a registry") \
 	X(mount, "mount an image's file system on a directory") \
 	X(pull, "pull an image from a registry") \
 	X(rmi, "remove images") \

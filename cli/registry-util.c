@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* cli/registry-util.c: registry options and the per-layer progress view. */
+#include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -205,4 +207,32 @@ void cli_xfer_view_event(void *userdata, const fetch_blob_event *e)
 		fprintf(v->f, "\033[%zuA\r\033[2K%s\033[%zuB\r", up, text, up);
 	}
 	fflush(v->f);
+}
+
+int cli_registry_server(const char *arg, char **ret)
+{
+	const char *s = arg ? arg : "docker.io";
+	char *h;
+	size_t n;
+
+	if (strneq(s, "https://", 8))
+		s += 8;
+	else if (strneq(s, "http://", 7))
+		s += 7;
+	n = strcspn(s, "/");
+	if (n == 0 || n > 255)
+		return -EINVAL;
+	if (!(h = strndup(s, n)))
+		return -ENOMEM;
+	for (char *c = h; *c; c++)
+		if (!isalnum((unsigned char)*c) && !strchr(".-:[]_", *c)) {
+			free(h);
+			return -EINVAL;
+		}
+	if (streq(h, "index.docker.io") || streq(h, "registry-1.docker.io")) {
+		free(h);
+		h = strdup("docker.io");
+	}
+	*ret = h;
+	return h ? 0 : -ENOMEM;
 }

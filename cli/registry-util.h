@@ -60,3 +60,10 @@ cli_xfer_view *cli_xfer_view_new(cli_xfer_kind kind, bool quiet, FILE *f);
 void cli_xfer_view_free(cli_xfer_view *v);
 /* A fetch_progress_fn: userdata is the view. */
 void cli_xfer_view_event(void *userdata, const fetch_blob_event *e);
+
+/*
+ * A login server argument -> the registry's name as references spell it: "https://host:5000/"
+ * -> "host:5000"; Docker Hub's names (index.docker.io, registry-1.docker.io, its v1 URL) ->
+ * "docker.io"; NULL -> "docker.io". -EINVAL for what cannot be a host.
+ */
+int cli_registry_server(const char *arg, char **ret);

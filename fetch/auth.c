@@ -69,10 +69,10 @@ static int parse_quoted(const char **p, char **ret)
 			return -EBADMSG;
 		if (*s == '"')
 			break;
-		if (*s == '\\') {
-			if (!*++s)
-				return -EBADMSG;
-		} else if ((unsigned char)*s < 0x20 && *s != '\t')
+		if (*s == '\\' && !*++s)
+			return -EBADMSG;
+		/* qdtext and quoted-pair alike: no control characters but HTAB */
+		if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7f)
 			return -EBADMSG;
 		if (buf_append_byte(&b, (uint8_t)*s) < 0)
 			return -ENOMEM;

@@ -567,13 +567,13 @@ static int registry_new(const fetch_endpoint *ep, const char *repository, fetch_
 	reg->ep = *ep;
 	reg->ep.host = strdup(ep->host);
 	reg->ep.auth_name = strdup(ep->auth_name);
-	reg->repository = strdup(repository);
+	reg->repository = strdup(repository ? repository : "");
 	reg->auth = auth;
 	r = reg->ep.host && reg->ep.auth_name && reg->repository ? 0 : -ENOMEM;
-	if (r >= 0 &&
+	if (r >= 0 && *reg->repository &&
 	    asprintf(&scope, "repository:%s:%s", repository, push ? "pull,push" : "pull") < 0)
 		r = -ENOMEM;
-	if (r >= 0)
+	if (r >= 0 && scope)
 		r = fetch_strv_push(&reg->scopes, scope);
 	if (r < 0) {
 		fetch_registry_free(reg);
@@ -601,5 +601,33 @@ int fetch_registry_open(const fetch_endpoint *ep, const char *repository, fetch_
 		return fetch_registry_answer_error(&resp, "registry ping (is it a registry?)",
 						   reterr);
 	*ret = TAKE_PTR(reg);
+	return 0;
+}
+
+int fetch_registry_check_login(const fetch_registries *conf, const char *domain, const char *user,
+			       const char *pass, berth_error *reterr)
+{
+	_cleanup_(fetch_registry_freep) fetch_registry *reg = NULL;
+	_cleanup_(fetch_http_response_done) fetch_http_response resp = {};
+	_cleanup_(fetch_http_freep) fetch_http *h = NULL;
+	_cleanup_(fetch_auth_freep) fetch_auth *auth = NULL;
+	fetch_endpoint *eps = NULL;
+	size_t n = 0;
+	int r;
+
+	if ((r = fetch_http_new(NULL, &h)) < 0 || (r = fetch_auth_new(NULL, &auth)) < 0 ||
+	    (r = fetch_auth_set_credentials(auth, domain, user, pass)) < 0 ||
+	    (r = fetch_registries_endpoints(conf, domain, false, &eps, &n)) < 0)
+		return r;
+	r = fetch_registry_open(&eps[0], NULL, auth, false, h, &reg, reterr);
+	fetch_endpoints_free(eps, n);
+	if (r < 0)
+		return r;
+	/* /v2/ again, now answering the challenge with these credentials. */
+	fetch_http_request req = { .url = "/v2/", .max_body = PING_BODY_MAX };
+	if ((r = fetch_registry_do(reg, h, &req, &resp, reterr)) < 0)
+		return r;
+	if (resp.status != 200)
+		return fetch_registry_answer_error(&resp, "login", reterr);
 	return 0;
 }

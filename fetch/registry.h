@@ -69,7 +69,8 @@ typedef struct fetch_registry fetch_registry;
 
 /*
  * Pings ep's /v2/ (choosing the scheme) and returns a session for repository (a reference's
- * path, "library/busybox"), asking for push access too if push. h is used for the ping.
+ * path, "library/busybox"; NULL: none, for login), asking for push access too if push. h is
+ * used for the ping.
  */
 int fetch_registry_open(const fetch_endpoint *ep, const char *repository, fetch_auth *auth,
 			bool push, fetch_http *h, fetch_registry **ret, berth_error *reterr);
@@ -93,6 +94,14 @@ int fetch_registry_add_scope(fetch_registry *reg, const char *scope);
  */
 int fetch_registry_do(fetch_registry *reg, fetch_http *h, const fetch_http_request *req,
 		      fetch_http_response *ret, berth_error *reterr);
+
+/*
+ * Checks that the registry of domain (its own endpoint, not a mirror) accepts (user, pass):
+ * GET /v2/ answered with them. 0 if it does, or if it asks for no authentication at all;
+ * -EACCES with the registry's or the token server's reason if not.
+ */
+int fetch_registry_check_login(const fetch_registries *conf, const char *domain, const char *user,
+			       const char *pass, berth_error *reterr);
 
 /*
  * Describes an unexpected answer in reterr ("WHAT: HTTP 404: MANIFEST_UNKNOWN: manifest

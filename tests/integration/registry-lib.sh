@@ -147,3 +147,47 @@ saved_tree() { # IMAGE OUT
 
 # The tag berth save gives an image named NAME:TAG in index.json's ref.name.
 berth_tag_of() { echo "${1##*:}"; }
+
+# mk_htpasswd FILE USER:PASS...: bcrypt entries, as docker-registry's htpasswd auth wants.
+mk_htpasswd() {
+	local f=$1
+	shift
+	if command -v htpasswd >/dev/null; then
+		local up
+		: >"$f"
+		for up in "$@"; do htpasswd -B -b "$f" "${up%%:*}" "${up#*:}" 2>/dev/null || return 1; done
+	else
+		"$PY" -W ignore - "$f" "$@" <<-'EOF2'
+		import crypt, sys
+		with open(sys.argv[1], "w") as f:
+		    for up in sys.argv[2:]:
+		        u, p = up.split(":", 1)
+		        f.write("%s:%s\n" % (u, crypt.crypt(p, crypt.mksalt(crypt.METHOD_BLOWFISH))))
+		EOF2
+	fi
+}
+
+# start_token_server USER:PASS...: a token server (data/token-server.py) with a key and a
+# self-signed certificate made here; sets TOKEN_URL, TOKEN_CERT, TOKEN_LOG, TOKEN_YAML (the
+# registry's auth section).
+start_token_server() {
+	local d=$T/token i
+	mkdir -p "$d"
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/key.pem" -out "$d/cert.pem" -days 2 \
+		-subj /CN=berth-test-token >/dev/null 2>&1 || return 1
+	: >"$d/log"
+	"$PY" "$DATA/token-server.py" "$d/port" "$d/key.pem" berth-test-issuer "$d/log" "$@" \
+		>"$d/stderr" 2>&1 &
+	track_pid $!
+	for i in $(seq 1 100); do [ -s "$d/port" ] && break; sleep 0.1; done
+	[ -s "$d/port" ] || { sed 's/^/#   /' "$d/stderr"; return 1; }
+	TOKEN_URL=http://127.0.0.1:$(cat "$d/port")
+	TOKEN_CERT=$d/cert.pem
+	TOKEN_LOG=$d/log
+	TOKEN_YAML="auth:
+  token:
+    realm: $TOKEN_URL/token
+    service: berth-test
+    issuer: berth-test-issuer
+    rootcertbundle: $TOKEN_CERT"
+}
