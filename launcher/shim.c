@@ -161,12 +161,15 @@ static int start_server(store *s, const launch_spec *spec, const shim_paths *p, 
 	char c;
 
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return berth_error_set(reterr, -errno, "cannot create a pipe: %m");
+		return berth_error_set(reterr, -errno, "cannot create a pipe: %s", strerror(errno));
 	pid = fork();
 	if (pid < 0) {
+		int r = -errno;
+
 		safe_close(pipefd[0]);
 		safe_close(pipefd[1]);
-		return berth_error_set(reterr, -errno, "cannot fork the file system server: %m");
+		return berth_error_set(reterr, r, "cannot fork the file system server: %s",
+				       strerror(-r));
 	}
 	if (pid == 0) {
 		safe_close(result_fd);
@@ -237,10 +240,12 @@ static int shim_run(store *s, const launch_spec *spec, int result_fd, int *ret_c
 
 	r = setup_stdio(spec);
 	if (r < 0)
-		return berth_error_set(reterr, r, "cannot set up the container's stdio: %m");
+		return berth_error_set(reterr, r, "cannot set up the container's stdio: %s",
+				       strerror(-r));
 	r = shim_paths_init(spec->state_dir, &p);
 	if (r < 0)
-		return berth_error_set(reterr, r, "cannot prepare '%s': %m", spec->state_dir);
+		return berth_error_set(reterr, r, "cannot prepare '%s': %s", spec->state_dir,
+				       strerror(-r));
 	r = start_server(s, spec, &p, result_fd, &server, reterr);
 	if (r < 0)
 		return r;
@@ -316,19 +321,20 @@ int launch_run(store *s, const launch_spec *spec, int *ret_code, berth_error *re
 		return r;
 	r = mkdir_p(AT_FDCWD, spec->state_dir, 0700);
 	if (r < 0)
-		return berth_error_set(reterr, r, "cannot create '%s': %m", spec->state_dir);
+		return berth_error_set(reterr, r, "cannot create '%s': %s", spec->state_dir,
+				       strerror(-r));
 	snprintf(pin, sizeof(pin), "container-%s", spec->id);
 	r = store_pin_set(s, pin, &spec->image);
 	if (r < 0)
-		return berth_error_set(reterr, r, "cannot pin the image: %m");
+		return berth_error_set(reterr, r, "cannot pin the image: %s", strerror(-r));
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {
-		r = berth_error_set(reterr, -errno, "cannot create a pipe: %m");
+		r = berth_error_set(reterr, -errno, "cannot create a pipe: %s", strerror(errno));
 		goto out;
 	}
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
-		r = berth_error_set(reterr, -errno, "cannot fork the shim: %m");
+		r = berth_error_set(reterr, -errno, "cannot fork the shim: %s", strerror(errno));
 		safe_close(pipefd[0]);
 		safe_close(pipefd[1]);
 		goto out;
