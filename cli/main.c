@@ -62,8 +62,9 @@ static void usage(FILE *f)
 		   "Commands:\n");
 	for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
 		fprintf(f, "  %-10s %s\n", verbs[i].name, verbs[i].help);
-	fprintf(f, "\nState lives under --root DIR, $BERTH_ROOT, or %s.\n"
-		   "Run 'berth COMMAND --help' for a command's options.\n",
+	fprintf(f,
+		"\nState lives under --root DIR, $BERTH_ROOT, or %s.\n"
+		"Run 'berth COMMAND --help' for a command's options.\n",
 		BERTH_DEFAULT_ROOT);
 }
 

@@ -19,9 +19,9 @@
 #include "util/error.h"
 
 typedef struct fetch_reference {
-	char *domain;	  /* "docker.io", "127.0.0.1:5000" */
-	char *path;	  /* "library/base" */
-	char *tag;	  /* "latest" unless a digest was given without a tag; may be NULL */
+	char *domain; /* "docker.io", "127.0.0.1:5000" */
+	char *path;   /* "library/base" */
+	char *tag;    /* "latest" unless a digest was given without a tag; may be NULL */
 	bool has_digest;
 	store_digest digest;
 } fetch_reference;

@@ -38,4 +38,5 @@ int store_chunker_params_check(const store_chunker_params *p);
  * Deterministic: the result depends only on p and the bytes data[0, result) (plus, for a forced
  * cut, on len).
  */
-size_t store_chunker_cut(const store_chunker_params *p, const uint8_t *data, size_t len, bool at_eof);
+size_t store_chunker_cut(const store_chunker_params *p, const uint8_t *data, size_t len,
+			 bool at_eof);

@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define STORE_DIGEST_LEN 32
+#define STORE_DIGEST_LEN     32
 #define STORE_DIGEST_HEX_LEN 64
 /* "sha256:" + 64 hex + NUL */
 #define STORE_DIGEST_STR_LEN 72

@@ -66,9 +66,9 @@ const char *store_kind_name(store_kind k);
 
 /* Chosen by measurement (bench/store-params): docs/PERFORMANCE.md, "Store parameters". */
 #define STORE_DEFAULT_ZSTD_LEVEL 3
-#define STORE_DEFAULT_CHUNK_MIN (16u * 1024)
-#define STORE_DEFAULT_CHUNK_AVG (64u * 1024)
-#define STORE_DEFAULT_CHUNK_MAX (256u * 1024)
+#define STORE_DEFAULT_CHUNK_MIN	 (16u * 1024)
+#define STORE_DEFAULT_CHUNK_AVG	 (64u * 1024)
+#define STORE_DEFAULT_CHUNK_MAX	 (256u * 1024)
 
 /* Opens the store under `root` (the berth state root, e.g. /var/lib/berth). */
 int store_open(const char *root, unsigned flags, store **ret, berth_error *reterr);
@@ -126,7 +126,8 @@ int store_object_stat(store *s, store_kind kind, const store_digest *d, uint64_t
 		      uint64_t *ret_size);
 /* Calls cb for every object of a kind; stops and returns cb's value if it is non-zero. */
 int store_object_foreach(store *s, store_kind kind,
-			 int (*cb)(store *s, const store_digest *d, void *userdata), void *userdata);
+			 int (*cb)(store *s, const store_digest *d, void *userdata),
+			 void *userdata);
 /* gc and fsck only: removes an object, or moves it to quarantine/. */
 int store_object_remove(store *s, store_kind kind, const store_digest *d);
 int store_object_quarantine(store *s, store_kind kind, const store_digest *d);

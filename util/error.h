@@ -13,11 +13,14 @@
 #include "util/macro.h"
 
 typedef struct berth_error {
-	int code;	 /* negative errno, 0 while unset */
-	char msg[1024];	 /* human-readable, no trailing period or newline */
+	int code;	/* negative errno, 0 while unset */
+	char msg[1024]; /* human-readable, no trailing period or newline */
 } berth_error;
 
-#define BERTH_ERROR_INIT { 0, "" }
+#define BERTH_ERROR_INIT \
+	{                \
+		0, ""    \
+	}
 
 /* Sets the detail if reterr is non-NULL and not set yet. Returns `code` (a negative errno). */
 int berth_error_set(berth_error *reterr, int code, const char *fmt, ...) _printf_(3, 4);

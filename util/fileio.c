@@ -107,7 +107,8 @@ int write_file_atomic(int dirfd, const char *path, const void *data, size_t len,
 	for (int tries = 0; tries < 100; tries++) {
 		size_t n = strlen(tmp);
 		for (int i = 6; i > 0; i--)
-			tmp[n - i] = "abcdefghijklmnopqrstuvwxyz0123456789"[(unsigned)random() % 36];
+			tmp[n - i] =
+				"abcdefghijklmnopqrstuvwxyz0123456789"[(unsigned)random() % 36];
 		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 		if (fd >= 0 || errno != EEXIST)
 			break;

@@ -31,7 +31,10 @@ void log_parse_environment(void)
 		const char *name;
 		int level;
 	} levels[] = {
-		{ "debug", LOG_DEBUG }, { "info", LOG_INFO }, { "warning", LOG_WARNING }, { "error", LOG_ERR },
+		{ "debug", LOG_DEBUG },
+		{ "info", LOG_INFO },
+		{ "warning", LOG_WARNING },
+		{ "error", LOG_ERR },
 	};
 	const char *e = getenv("BERTH_LOG");
 

@@ -14,41 +14,41 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#define _cleanup_(f) __attribute__((cleanup(f)))
-#define _unused_ __attribute__((unused))
+#define _cleanup_(f)   __attribute__((cleanup(f)))
+#define _unused_       __attribute__((unused))
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
-#define _pure_ __attribute__((pure))
-#define _noreturn_ __attribute__((noreturn))
-#define _likely_(x) __builtin_expect(!!(x), 1)
-#define _unlikely_(x) __builtin_expect(!!(x), 0)
+#define _pure_	       __attribute__((pure))
+#define _noreturn_     __attribute__((noreturn))
+#define _likely_(x)    __builtin_expect(!!(x), 1)
+#define _unlikely_(x)  __builtin_expect(!!(x), 0)
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 
-#define MIN(a, b)                         \
-	({                                \
-		__typeof__(a) _a = (a);   \
-		__typeof__(b) _b = (b);   \
-		_a < _b ? _a : _b;        \
+#define MIN(a, b)                       \
+	({                              \
+		__typeof__(a) _a = (a); \
+		__typeof__(b) _b = (b); \
+		_a < _b ? _a : _b;      \
 	})
-#define MAX(a, b)                         \
-	({                                \
-		__typeof__(a) _a = (a);   \
-		__typeof__(b) _b = (b);   \
-		_a > _b ? _a : _b;        \
+#define MAX(a, b)                       \
+	({                              \
+		__typeof__(a) _a = (a); \
+		__typeof__(b) _b = (b); \
+		_a > _b ? _a : _b;      \
 	})
 
 /* Return the value of a pointer variable and set it to NULL: ownership moves to the caller. */
-#define TAKE_PTR(p)                         \
-	({                                  \
-		__typeof__(p) _p = (p);     \
-		(p) = NULL;                 \
-		_p;                         \
+#define TAKE_PTR(p)                     \
+	({                              \
+		__typeof__(p) _p = (p); \
+		(p) = NULL;             \
+		_p;                     \
 	})
-#define TAKE_FD(fd)                 \
-	({                          \
-		int _fd = (fd);     \
-		(fd) = -EBADF;      \
-		_fd;                \
+#define TAKE_FD(fd)             \
+	({                      \
+		int _fd = (fd); \
+		(fd) = -EBADF;  \
+		_fd;            \
 	})
 
 static inline void freep(void *p)
@@ -81,11 +81,11 @@ static inline void fclosep(FILE **f)
 #define _cleanup_fclose_ _cleanup_(fclosep)
 
 /* Declares `static inline void name##p(type **p)` that calls `func(*p)` when *p is non-NULL. */
-#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)         \
-	static inline void func##p(type **p)            \
-	{                                               \
-		if (*p)                                 \
-			func(*p);                       \
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func) \
+	static inline void func##p(type **p)    \
+	{                                       \
+		if (*p)                         \
+			func(*p);               \
 	}
 
 /* Negative errno from a libc call that sets errno, never 0 (guards against a lying errno). */
@@ -94,5 +94,5 @@ static inline int negative_errno(void)
 	return errno > 0 ? -errno : -EIO;
 }
 
-#define streq(a, b) (strcmp((a), (b)) == 0)
+#define streq(a, b)	(strcmp((a), (b)) == 0)
 #define strneq(a, b, n) (strncmp((a), (b), (n)) == 0)

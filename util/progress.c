@@ -35,8 +35,8 @@ static void progress_print(progress *p, uint64_t done, uint64_t t)
 		char tot[16];
 		unsigned pct = (unsigned)(done * 100 / p->total);
 		format_size(p->total, tot, sizeof(tot));
-		fprintf(stderr, "\r\033[K%s: %s / %s (%u%%) %s/s", p->what, d, tot, pct > 100 ? 100 : pct,
-			rate);
+		fprintf(stderr, "\r\033[K%s: %s / %s (%u%%) %s/s", p->what, d, tot,
+			pct > 100 ? 100 : pct, rate);
 	} else
 		fprintf(stderr, "\r\033[K%s: %s %s/s", p->what, d, rate);
 	fflush(stderr);

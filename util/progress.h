@@ -13,7 +13,7 @@
 typedef struct progress {
 	bool enabled;
 	const char *what;
-	uint64_t total;	   /* 0 if unknown */
+	uint64_t total; /* 0 if unknown */
 	uint64_t last_ns;
 	uint64_t start_ns;
 } progress;

@@ -16,18 +16,18 @@
 #include <cmocka.h>
 
 /* In test-<module>-<file>.c, after the static array of tests:  UNIT_EXPORT(store, chunker, tests); */
-#define UNIT_EXPORT(module, file, array)                                                \
-	const struct CMUnitTest *const test_##module##_##file##_ptr = array;               \
+#define UNIT_EXPORT(module, file, array)                                     \
+	const struct CMUnitTest *const test_##module##_##file##_ptr = array; \
 	const size_t test_##module##_##file##_count = sizeof(array) / sizeof((array)[0])
 
 /* In test-<module>.c: UNIT_IMPORT(store, chunker); then UNIT_ADD(all, n, store, chunker). */
-#define UNIT_IMPORT(module, file)                                                       \
-	extern const struct CMUnitTest *const test_##module##_##file##_ptr;               \
+#define UNIT_IMPORT(module, file)                                           \
+	extern const struct CMUnitTest *const test_##module##_##file##_ptr; \
 	extern const size_t test_##module##_##file##_count
-#define UNIT_ADD(all, n, module, file)                                                  \
-	do {                                                                            \
-		for (size_t _i = 0; _i < test_##module##_##file##_count; _i++)           \
-			(all)[(n)++] = test_##module##_##file##_ptr[_i];                   \
+#define UNIT_ADD(all, n, module, file)                                         \
+	do {                                                                   \
+		for (size_t _i = 0; _i < test_##module##_##file##_count; _i++) \
+			(all)[(n)++] = test_##module##_##file##_ptr[_i];       \
 	} while (0)
 
 /* A fresh temp directory (mkdtemp under $TMPDIR or /tmp); removed by unit_tmpdir_remove(). */
