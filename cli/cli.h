@@ -24,22 +24,23 @@ store *cli_store(cli_ctx *ctx);
 int cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The verb table: name and one line of help. Keep it sorted. */
-#define CLI_VERBS(X) \
-	X(fsck, "check the store's objects, quarantine corrupt ones") \
-	X(gc, "delete what no image, mount or container needs") \
-	X(history, "show the history of an image") \
-	X(images, "list images") \
-	X(import, "import a root filesystem tarball as an image") \
-	X(inspect, "show images' configuration as JSON") \
+#define CLI_VERBS(X)                                                     \
+	X(fsck, "check the store's objects, quarantine corrupt ones")    \
+	X(gc, "delete what no image, mount or container needs")          \
+	X(history, "show the history of an image")                       \
+	X(images, "list images")                                         \
+	X(import, "import a root filesystem tarball as an image")        \
+	X(inspect, "show images' configuration as JSON")                 \
 	X(load, "load images from an OCI layout or docker save archive") \
-	X(login, "log in to a registry") \
-	X(logout, "log out from a registry") \
-	X(mount, "mount an image's file system on a directory") \
-	X(pull, "pull an image from a registry") \
-	X(rmi, "remove images") \
-	X(save, "save images to an OCI layout archive") \
-	X(tag, "give an image another name") \
-	X(umount, "unmount a file system mounted by 'berth mount'") \
+	X(login, "log in to a registry")                                 \
+	X(logout, "log out from a registry")                             \
+	X(mount, "mount an image's file system on a directory")          \
+	X(pull, "pull an image from a registry")                         \
+	X(push, "push an image to a registry")                           \
+	X(rmi, "remove images")                                          \
+	X(save, "save images to an OCI layout archive")                  \
+	X(tag, "give an image another name")                             \
+	X(umount, "unmount a file system mounted by 'berth mount'")      \
 	X(version, "show berth's version")
 
 #define X(verb, help) int cli_cmd_##verb(cli_ctx *ctx, int argc, char **argv);

@@ -332,6 +332,8 @@ static size_t on_read(char *out, size_t size, size_t nitems, void *userdata)
 		}
 	}
 	x->up_pos += (uint64_t)n;
+	if (req->upload_progress)
+		req->upload_progress(req->userdata, x->up_pos);
 	return (size_t)n;
 }
 

@@ -75,6 +75,8 @@ typedef struct fetch_http_request {
 	uint64_t range_start; /* > 0: ask for the body from this offset (the sink sees it from there) */
 	bool resume;	      /* GET: resume a transfer cut short, see above */
 	bool no_retry;	      /* one attempt only (probes) */
+	/* Told how many body bytes curl has taken so far, as an upload goes; may be NULL. */
+	void (*upload_progress)(void *userdata, uint64_t sent);
 	/* Told before each wait to retry (attempt counts from 1); may be NULL. */
 	void (*on_retry)(void *userdata, unsigned attempt, const char *why);
 } fetch_http_request;

@@ -16,12 +16,13 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "fetch/blob-cache.h"
+#include "fetch/parallel.h"
 #include "fetch/pull-private.h"
 #include "fetch/unpack.h"
 #include "store/image.h"
@@ -29,8 +30,6 @@
 #include "util/log.h"
 #include "util/macro.h"
 
-#define DEFAULT_PARALLEL  3
-#define MAX_PARALLEL	  16
 #define PIPE_SIZE	  (1 << 20)
 #define PROGRESS_EVERY_NS 100000000ull
 
@@ -45,8 +44,7 @@ typedef struct job {
 typedef struct queue {
 	puller *p;
 	job *jobs;
-	size_t n_jobs, next;
-	job *failed; /* the first job that failed (under p->lock) */
+	size_t n_jobs;
 	uint64_t bytes;
 } queue;
 
@@ -261,74 +259,42 @@ static int run_job(puller *p, fetch_http *h, job *j)
 	return 0;
 }
 
-static job *next_job(queue *q)
-{
-	job *j = NULL;
-
-	pthread_mutex_lock(&q->p->lock);
-	if (!atomic_load(&q->p->failed) && q->next < q->n_jobs)
-		j = &q->jobs[q->next++];
-	pthread_mutex_unlock(&q->p->lock);
-	return j;
-}
-
-static void job_failed(queue *q, job *j)
-{
-	pthread_mutex_lock(&q->p->lock);
-	/* A job stopped by another's failure (-ECANCELED) is not the story. */
-	if (!q->failed && j->r != -ECANCELED)
-		q->failed = j;
-	atomic_store(&q->p->failed, true);
-	pthread_mutex_unlock(&q->p->lock);
-}
-
-static void *worker_main(void *userdata)
+static int job_main(void *userdata, fetch_http *h, size_t i)
 {
 	queue *q = userdata;
-	_cleanup_(fetch_http_freep) fetch_http *h = NULL;
-	sigset_t ss;
-	job *j;
-	int r;
+	job *j = &q->jobs[i];
 
-	sigemptyset(&ss);
-	sigaddset(&ss, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &ss, NULL);
-	r = fetch_http_new(NULL, &h);
-	while ((j = next_job(q))) {
-		j->r = r < 0 ? berth_error_set(&j->err, r, "cannot start an HTTP client")
-			     : run_job(q->p, h, j);
-		if (j->r < 0)
-			job_failed(q, j);
-	}
-	return NULL;
+	return j->r = run_job(q->p, h, j);
 }
 
 static int run_workers(puller *p, queue *q)
 {
-	unsigned n = p->opts->parallel ? p->opts->parallel : DEFAULT_PARALLEL;
-	pthread_t threads[MAX_PARALLEL];
-	unsigned started = 0;
-	int r = 0;
+	size_t failed_at = 0;
+	int r;
 
-	n = MIN(n, (unsigned)MAX_PARALLEL);
-	n = MIN(n, (unsigned)q->n_jobs);
-	for (; started < n; started++)
-		if ((r = -pthread_create(&threads[started], NULL, worker_main, q)) < 0)
-			break;
-	if (started == 0)
-		return berth_error_set(p->reterr, r, "cannot start a thread: %s", strerror(-r));
-	for (unsigned i = 0; i < started; i++)
-		pthread_join(threads[i], NULL);
-	if (q->failed) {
-		job *j = q->failed;
+	r = fetch_parallel_run(q->n_jobs, p->opts->parallel, job_main, q, &p->failed, &failed_at);
+	if (r < 0) {
+		job *j = &q->jobs[failed_at];
 		char ds[STORE_DIGEST_STR_LEN];
 		store_digest_str(&j->desc->digest, ds);
-		if (p->reterr && p->reterr->code == 0)
+		if (p->reterr && p->reterr->code == 0 && j->err.code != 0)
 			*p->reterr = j->err;
-		return pull_context(p, j->r, "layer %zu (%s)", j->index, ds);
+		return pull_context(p, r, "layer %zu (%s)", j->index, ds);
 	}
-	for (size_t i = 0; i < q->n_jobs; i++)
-		q->bytes += q->jobs[i].desc->size;
+	for (size_t i = 0; i < q->n_jobs; i++) {
+		const job *j = &q->jobs[i];
+		fetch_blob_source src = {
+			.diff_id = *j->diff_id,
+			.blob = j->desc->digest,
+			.size = j->desc->size,
+			.media_type = j->desc->media_type,
+			.host = fetch_registry_endpoint(p->reg)->host,
+			.repository = p->ref->path,
+		};
+		q->bytes += j->desc->size;
+		/* For push: this registry has this layer as this blob (a cache; failure is fine). */
+		(void)fetch_blob_cache_add(store_root(p->s), &src);
+	}
 	return 0;
 }
 

@@ -437,6 +437,33 @@ static int authorization(fetch_registry *reg, fetch_http *h, bool refresh, char 
 	return r;
 }
 
+/* Why the registry said no, from its error body or its challenge, and what to do about it. */
+static int unauthorized(fetch_registry *reg, const fetch_http_response *resp, const char *url,
+			berth_error *reterr)
+{
+	_cleanup_free_ char *msg = fetch_rjson_errors_message(resp->body.data, resp->body.len);
+	fetch_auth_challenge *v = NULL;
+	const char *h, *why = NULL;
+	size_t n = 0;
+	bool creds;
+	int r;
+
+	for (size_t i = 0; (h = fetch_http_response_header_nth(resp, "WWW-Authenticate", i)); i++)
+		(void)fetch_auth_challenges_parse(h, &v, &n, NULL);
+	for (size_t i = 0; i < n && !why; i++)
+		why = fetch_auth_challenge_param(&v[i], "error");
+	creds = fetch_auth_has_credentials(reg->auth, reg->ep.auth_name) > 0;
+	r = berth_error_set(reterr, -EACCES, "%s: HTTP %ld: %s: %s%s%s%s", url, resp->status,
+			    resp->status == 403 ? "denied" : "unauthorized",
+			    msg	  ? msg
+			    : why ? why
+				  : "authentication required",
+			    creds ? "" : " (log in with 'berth login ",
+			    creds ? "" : reg->ep.auth_name, creds ? "" : "')");
+	fetch_auth_challenges_free(v, n);
+	return r;
+}
+
 static char *absolute_url(const fetch_registry *reg, const char *url)
 {
 	if (strneq(url, "http://", 7) || strneq(url, "https://", 8))
@@ -468,7 +495,7 @@ int fetch_registry_do(fetch_registry *reg, fetch_http *h, const fetch_http_reque
 		sent = authz != NULL;
 		if (resp.status != 401 || tries + 1 >= AUTH_TRIES) {
 			if (resp.status == 401 || (resp.status == 403 && sent))
-				return fetch_registry_answer_error(&resp, url, reterr);
+				return unauthorized(reg, &resp, url, reterr);
 			*ret = resp;
 			resp = (fetch_http_response){};
 			return 0;
