@@ -216,8 +216,9 @@ static int document_kind(puller *p, const char *mt, const buf *body, fetch_oci_d
 {
 	fetch_oci_doc_kind by_body;
 	int r;
+	static const char schema1[] = "application/vnd.docker.distribution.manifest.v1";
 
-	if (strneq(mt, "application/vnd.docker.distribution.manifest.v1", 48))
+	if (strneq(mt, schema1, sizeof(schema1) - 1))
 		return berth_error_set(p->reterr, -EPROTONOSUPPORT,
 				       "Docker schema 1 manifests ('%s') are not supported", mt);
 	if (!is_image_type(mt) && mt[0] && !streq(mt, "application/json") &&

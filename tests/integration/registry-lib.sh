@@ -191,3 +191,20 @@ start_token_server() {
     issuer: berth-test-issuer
     rootcertbundle: $TOKEN_CERT"
 }
+
+# start_fault_proxy HOST:PORT: data/fault-proxy.py in front of that registry; sets PROXY (its
+# host:port), FAULTS (the rules file: `faults JSON` rewrites it) and FAULT_LOG.
+start_fault_proxy() {
+	local d=$T/proxy i
+	mkdir -p "$d"
+	FAULTS=$d/rules.json
+	FAULT_LOG=$d/log
+	echo '[]' >"$FAULTS"
+	: >"$FAULT_LOG"
+	"$PY" "$DATA/fault-proxy.py" "$d/port" "${1##*:}" "$FAULTS" "$FAULT_LOG" >"$d/stderr" 2>&1 &
+	track_pid $!
+	for i in $(seq 1 100); do [ -s "$d/port" ] && break; sleep 0.1; done
+	[ -s "$d/port" ] || { sed 's/^/#   /' "$d/stderr"; return 1; }
+	PROXY=127.0.0.1:$(cat "$d/port")
+}
+faults() { echo "$1" >"$FAULTS"; : >"$FAULT_LOG"; }
