@@ -114,6 +114,7 @@ static _noreturn_ void server_main(store *s, const launch_spec *spec, const shim
 	fs_options o = { .image = spec->image, .upper = p->upper, .work = p->work };
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	int log = open(p->fs_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	store *own = NULL;
 	fs *f = NULL;
 	int r;
 
@@ -123,16 +124,25 @@ static _noreturn_ void server_main(store *s, const launch_spec *spec, const shim
 		_exit(1);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
-	r = fs_new(s, &o, &f, &err);
+	/*
+	 * The caller's other fds (a daemon's sockets, other containers' pipes, whose readers wait
+	 * for EOF) are not the server's: keep stdio and `ready`, and open a store of its own.
+	 */
+	if (dup2(ready, 3) < 0 || close_range(4, ~0U, 0) < 0)
+		_exit(1);
+	r = store_open(store_root(s), 0, &own, &err);
+	if (r >= 0)
+		r = fs_new(own, &o, &f, &err);
 	if (r >= 0) {
 		serving = f;
 		sigaction(SIGTERM, &sa, NULL);
-		r = fs_serve(f, p->rootfs, ready, &err);
+		r = fs_serve(f, p->rootfs, 3, &err);
 		serving = NULL;
 	}
 	if (r < 0)
 		fprintf(stderr, "%s\n", berth_error_message(&err, r));
 	fs_free(f);
+	store_free(own);
 	_exit(r < 0 ? 1 : 0);
 }
 

@@ -19,10 +19,18 @@ ok $? "import the busybox image"
 # the counter is a file because most runs are in $(...) subshells. last: the latest <n>.
 echo 0 >"$T/n"
 last() { cat "$T/n"; }
+# reserve: bumps the counter in this shell (R = the new <n>), for `RUN_N=$R run ... &`, because
+# background runs would race on the file.
+reserve() {
+	R=$(($(last) + 1))
+	echo "$R" >"$T/n"
+}
 run() {
-	local opts=() n
-	n=$(($(last) + 1))
-	echo "$n" >"$T/n"
+	local opts=() n=${RUN_N:-}
+	if [ -z "$n" ]; then
+		n=$(($(last) + 1))
+		echo "$n" >"$T/n"
+	fi
 	while [ "$1" != -- ]; do opts+=("$1"); shift; done
 	shift
 	with_timeout 60 "$LR" --root "$BERTH_ROOT" --state "$T/c$n" --id "it150-$$-$n" "${opts[@]}" \
@@ -89,9 +97,11 @@ is "$(cd "$T/m" && find . | sort | md5sum)" \
 berth umount "$T/m" >/dev/null 2>&1
 
 # two at once; while they run, the image is pinned and each root is mounted
-run -- sleep 3 >/dev/null 2>&1 &
+reserve
+RUN_N=$R run -- sleep 3 >/dev/null 2>&1 &
 p1=$!
-run -- sleep 3 >/dev/null 2>&1 &
+reserve
+RUN_N=$R run -- sleep 3 >/dev/null 2>&1 &
 p2=$!
 track_pid "$p1"
 track_pid "$p2"
@@ -101,6 +111,21 @@ is "$(grep -c " $T/c[0-9]*/rootfs " /proc/mounts)" 2 "each has its root mounted"
 wait "$p1"; r1=$?
 wait "$p2"; r2=$?
 is "$r1 $r2" "0 0" "both exit 0"
+
+# the caller's fds reach neither the container nor the FUSE server (nor the shim, once lxc runs)
+reserve
+RUN_N=$R run -- sleep 3 7>"$T/marker" &
+p3=$!
+track_pid "$p3"
+sleep 1
+# the shim and the server are forks of launch-run and carry its name; only the caller may hold fd 7
+holders=$(find /proc/[0-9]*/fd -lname "$T/marker" 2>/dev/null | cut -d/ -f3 | sort -u |
+	while read -r p; do cat "/proc/$p/comm" 2>/dev/null; done | grep -c '^launch-run$')
+is "$holders" 1 "only the caller holds its fd 7 while a container runs"
+wait "$p3"
+
+# a pty: the container gets one of its own, proxied to the caller's
+like "$(run --tty -- tty | tr -d '\r')" '^/dev/pts/0$' "with --tty the command's stdin is the container's /dev/pts/0"
 
 # nothing left behind: no mount under $T, no cgroup of these containers
 grep -q " $T" /proc/mounts; is $? 1 "no mounts left"
