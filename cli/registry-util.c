@@ -158,8 +158,12 @@ static void format_bar(const line *l, const fetch_blob_event *e, char *out, size
 	bar[BAR_WIDTH] = '\0';
 	format_size(e->current, cur, sizeof(cur));
 	format_size(e->total, tot, sizeof(tot));
-	format_size(secs > 0.05 ? (uint64_t)((double)e->current / secs) : 0, rate, sizeof(rate));
-	snprintf(out, len, " [%s] %8s/%s  %s/s", bar, cur, tot, rate);
+	/* No speed until there is something to average over. */
+	if (secs > 0.2 && e->current > 0) {
+		format_size((uint64_t)((double)e->current / secs), rate, sizeof(rate));
+		snprintf(out, len, " [%s] %8s/%s  %s/s", bar, cur, tot, rate);
+	} else
+		snprintf(out, len, " [%s] %8s/%s", bar, cur, tot);
 }
 
 static void format_line(const line *l, const cli_xfer_view *v, const fetch_blob_event *e,

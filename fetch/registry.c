@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* fetch/registry.c: registries configuration and authenticated sessions. See fetch/registry.h. */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -108,8 +109,13 @@ static bool is_loopback(const char *host)
 {
 	char h[256];
 
+	struct in_addr a;
+
 	host_only(host, h, sizeof(h));
-	return strcasecmp(h, "localhost") == 0 || streq(h, "::1") || strneq(h, "127.", 4);
+	if (strcasecmp(h, "localhost") == 0 || streq(h, "::1"))
+		return true;
+	/* An address literal in 127.0.0.0/8, not a name that starts with "127." */
+	return inet_pton(AF_INET, h, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
 }
 
 bool fetch_registries_is_insecure(const fetch_registries *r, const char *host)

@@ -114,4 +114,12 @@ ok $? "the pulled image is intact after gc"
 out=$(berth pull -q "$REG/single:v1")
 is "$out" "$REG/single:v1" "pull -q prints only the reference"
 
+# On a terminal: one line per layer, redrawn in place with a bar (script(1) gives it a pty).
+if command -v script >/dev/null; then
+	out=$(env -u BERTH_NO_TTY script -qec "$BERTH --root $T/root-tty pull $REG/multi:v1" /dev/null)
+	like "$out" $'\e\[[0-9]+A\r\e\[2K[0-9a-f]{12}: Downloading \[[ =>]{50}\] ' \
+		"on a terminal, layer lines are redrawn with a progress bar"
+	like "$out" $'[0-9a-f]{12}: Pull complete\e\[[0-9]+B' "and end as Pull complete, in place"
+fi
+
 done_testing
