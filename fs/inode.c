@@ -190,6 +190,9 @@ static void shard_remove(shard *s, fs_node *n)
 {
 	fs_node **p = &s->buckets[bucket_of(s, n->ino)];
 
+	if (n->detached)
+		return;
+
 	while (*p != n)
 		p = &(*p)->hnext;
 	*p = n->hnext;
@@ -227,9 +230,47 @@ static void maybe_rename_existing(fs_table *t, fs_node *n, fs_node *parent, cons
 		fs_node_unref(t, old);
 }
 
+/* The upper file's handle, to tell a reused inode number from the file that had it. */
+static struct file_handle *upper_handle(const fs_node_init *init)
+{
+	struct file_handle *fh;
+	int mount_id;
+
+	if (init->upper < 0 || S_ISDIR(init->type))
+		return NULL;
+	fh = malloc(sizeof(*fh) + MAX_HANDLE_SZ);
+	if (!fh)
+		return NULL;
+	fh->handle_bytes = MAX_HANDLE_SZ;
+	if (name_to_handle_at(init->upper, "", fh, &mount_id, AT_EMPTY_PATH) < 0) {
+		free(fh);
+		return NULL;
+	}
+	return fh;
+}
+
+/*
+ * Whether node n, found under init's number, is a different file: upper/ numbers come from the
+ * upper file system, which reuses the number of a deleted file at once (tar unlinks and
+ * re-creates). The kernel may still hold the old node; the new file needs a node of its own.
+ * Called with the shard lock held; upper_fh is set once, so reading it needs no node lock.
+ */
+static bool node_is_other_file(fs_node *n, const fs_node_init *init, const struct file_handle *fh)
+{
+	const struct file_handle *old = __atomic_load_n(&n->upper_fh, __ATOMIC_ACQUIRE);
+
+	if (n->type != init->type)
+		return true;
+	if (!fh || !old)
+		return false;
+	return old->handle_type != fh->handle_type || old->handle_bytes != fh->handle_bytes ||
+	       memcmp(old->f_handle, fh->f_handle, fh->handle_bytes) != 0;
+}
+
 fs_node *fs_table_lookup_add(fs_table *t, const fs_node_init *init, fs_node *parent,
 			     const char *name)
 {
+	_cleanup_free_ struct file_handle *fh = NULL;
 	shard *s;
 	fs_node *n;
 	char *nm;
@@ -242,9 +283,16 @@ fs_node *fs_table_lookup_add(fs_table *t, const fs_node_init *init, fs_node *par
 	/* Taken before the shard lock: two shard locks are never held at once. */
 	if (parent)
 		fs_node_ref(t, parent);
+	fh = upper_handle(init);
 	s = shard_of(t, init->ino);
 	pthread_mutex_lock(&s->lock);
 	n = shard_find(s, init->ino);
+	if (n && node_is_other_file(n, init, fh)) {
+		/* The old node lives on for the kernel's references (ids are node addresses). */
+		shard_remove(s, n);
+		n->detached = true;
+		n = NULL;
+	}
 	if (n) {
 		n->nlookup++;
 		n->refs++; /* held across maybe_rename_existing, outside the shard lock */

@@ -31,6 +31,7 @@ struct fs_node {
 	const uint32_t type; /* S_IFMT bits; immutable */
 
 	fs_node *hnext;	  /* shard lock */
+	bool detached;	  /* shard lock; out of the table: its number now names another entry */
 	uint64_t nlookup; /* shard lock */
 	uint64_t refs;	  /* shard lock */
 
