@@ -14,6 +14,7 @@
 #include "fetch/blob-cache.h"
 #include "fetch/oci.h"
 #include "fetch/parallel.h"
+#include "fetch/pgzip.h"
 #include "fetch/push.h"
 #include "store/image.h"
 #include "util/fileio.h"
@@ -21,6 +22,7 @@
 #include "util/macro.h"
 
 #define DEFAULT_CHUNK	  (64ull << 20)
+#define PUSH_GZIP_LEVEL	  6 /* zlib's default, as Docker and podman push */
 #define MIN_CHUNK	  (64ull << 10)
 #define UPLOAD_TRIES	  3
 #define PROGRESS_EVERY_NS 100000000ull
@@ -356,6 +358,39 @@ static const char *layer_media_type(fetch_compression c)
 					     : FETCH_OCI_MT_LAYER;
 }
 
+typedef struct gz_tee {
+	store_hasher *h;
+	fetch_pgzip *z;
+} gz_tee;
+
+static int tee_sink(void *userdata, const void *data, size_t len)
+{
+	gz_tee *t = userdata;
+
+	store_hasher_update(t->h, data, len);
+	return fetch_pgzip_write(t->z, data, len);
+}
+
+/* gzip on all CPUs (fetch/pgzip.h): one-thread zlib is what made push slow. */
+static int pack_gzip(pusher *p, layer_job *j, int fd)
+{
+	_cleanup_(store_hasher_freep) store_hasher *h = NULL;
+	_cleanup_(fetch_pgzip_freep) fetch_pgzip *z = NULL;
+	gz_tee t;
+	int r;
+
+	if ((r = store_hasher_new(&h)) < 0 || (r = fetch_pgzip_new(fd, PUSH_GZIP_LEVEL, 0, &z)) < 0)
+		return berth_error_set(&j->err, r, "cannot start compressing: %s", strerror(-r));
+	t = (gz_tee){ .h = h, .z = z };
+	if ((r = fetch_pack_layer(p->s, j->layer, tee_sink, &t, &j->err)) < 0)
+		return r;
+	if ((r = fetch_pgzip_finish(z, &j->blob, &j->size)) < 0)
+		return berth_error_set(&j->err, r, "cannot write the compressed layer: %s",
+				       strerror(-r));
+	store_hasher_final(h, &j->diff_id);
+	return 0;
+}
+
 /* The layer compressed into a spool file; *ret_fd open on it. */
 static int pack(pusher *p, layer_job *j, int *ret_fd)
 {
@@ -369,8 +404,11 @@ static int pack(pusher *p, layer_job *j, int *ret_fd)
 		return berth_error_set(&j->err, negative_errno(), "cannot create a temp file: %m");
 	/* Unlinked at once: the fd is all the upload needs, and nothing is left behind. */
 	(void)unlinkat(p->spool_fd, name, 0);
-	r = fetch_pack_layer_fd(p->s, j->layer, p->opts->compression, fd, &j->blob, &j->size,
-				&j->diff_id, &j->err);
+	if (p->opts->compression == FETCH_COMPRESSION_GZIP)
+		r = pack_gzip(p, j, fd);
+	else
+		r = fetch_pack_layer_fd(p->s, j->layer, p->opts->compression, fd, &j->blob,
+					&j->size, &j->diff_id, &j->err);
 	if (r < 0)
 		return r;
 	free(j->media_type);

@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +47,7 @@ struct tsrv {
 	pthread_mutex_t lock;
 	tsrv_request requests[TSRV_MAX_REQUESTS];
 	unsigned n_requests;
-	volatile int stop;
+	atomic_int stop;
 };
 
 static inline void tsrv_header(const char *hdrs, const char *name, char *out, size_t len)

@@ -9,6 +9,7 @@ UNIT_IMPORT(fetch, pack);
 UNIT_IMPORT(fetch, http);
 UNIT_IMPORT(fetch, auth);
 UNIT_IMPORT(fetch, registry);
+UNIT_IMPORT(fetch, pgzip);
 UNIT_IMPORT(fetch, layout);
 
 int main(void)
@@ -23,6 +24,7 @@ int main(void)
 	UNIT_ADD(all, n, fetch, http);
 	UNIT_ADD(all, n, fetch, auth);
 	UNIT_ADD(all, n, fetch, registry);
+	UNIT_ADD(all, n, fetch, pgzip);
 	UNIT_ADD(all, n, fetch, layout);
 	return _cmocka_run_group_tests("fetch", all, n, NULL, NULL);
 }
