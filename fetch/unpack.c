@@ -672,6 +672,8 @@ static int put_split(unpack *u, fetch_unpack_result *res, const uint32_t *map, s
 	if (r < 0)
 		return r;
 	r = store_object_put(u->s, STORE_SPLIT, out.data, out.len, &res->layer.split);
+	if (r == -EFBIG)
+		return 0; /* over the object size cap: keep the layer, pack it canonically later */
 	if (r < 0)
 		return r;
 	res->layer.has_split = true;

@@ -178,9 +178,12 @@ int store_object_put_hashed(store *s, store_kind kind, const void *data, size_t 
 	if (len > kind_max_size(kind))
 		return -EFBIG;
 	object_path(digest, path);
-	if (fstatat(s->kind_fd[kind], path, &st, 0) >= 0)
-		return 0;
-	if (errno != ENOENT)
+	/* A dedup hit trusts the file, unless it cannot even hold a header: a power loss before
+	 * store_sync() can leave a renamed object empty, and it is then written again. */
+	if (fstatat(s->kind_fd[kind], path, &st, 0) >= 0) {
+		if (st.st_size >= OBJ_HEADER_SIZE)
+			return 0;
+	} else if (errno != ENOENT)
 		return negative_errno();
 
 	z = scratch_get();
