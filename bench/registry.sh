@@ -37,7 +37,7 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
-for c in docker-registry umoci skopeo podman python3 curl; do
+for c in docker-registry umoci skopeo podman python3; do
 	command -v "$c" >/dev/null || { echo "bench: needs $c (tools/deps.sh)" >&2; exit 1; }
 done
 [ "$(id -u)" -eq 0 ] || { echo "bench: run as root" >&2; exit 1; }
@@ -108,10 +108,12 @@ start_registry() { # NAME: sets ADDR=host:port
 	EOF
 	docker-registry serve "$work/$1.yml" >"$work/$1.log" 2>&1 &
 	pids+=($!)
-	for _ in $(seq 1 100); do
-		[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v2/")" = 200 ] && break
-		sleep 0.1
-	done
+	python3 -c 'import sys, time, urllib.request
+for _ in range(100):
+    try:
+        urllib.request.urlopen(sys.argv[1], timeout=1); break
+    except OSError:
+        time.sleep(0.1)' "http://127.0.0.1:$port/v2/"
 	ADDR=127.0.0.1:$port
 }
 start_registry src

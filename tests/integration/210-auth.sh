@@ -8,7 +8,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/registry-lib.sh"
 need_root
-need_cmd docker-registry umoci skopeo curl openssl setfattr zstd
+need_cmd docker-registry umoci skopeo openssl setfattr zstd
 
 cd "$T" || exit 1
 export BERTH_CONFIG=$T/cfg/auth.json

@@ -23,11 +23,18 @@ free_port() {
 }
 
 wait_http() {
-	local i
-	for i in $(seq 1 100); do
-		[ "$(curl -s -o /dev/null -w '%{http_code}' "$1" 2>/dev/null)" != 000 ] && return 0
-		sleep 0.1
-	done
+	"$PY" - "$1" <<-'EOF' && return 0
+	import sys, time, urllib.error, urllib.request
+	for _ in range(100):
+	    try:
+	        urllib.request.urlopen(sys.argv[1], timeout=1)
+	        sys.exit(0)
+	    except urllib.error.HTTPError:
+	        sys.exit(0)  # an answer, whatever its status
+	    except (urllib.error.URLError, OSError):
+	        time.sleep(0.1)
+	sys.exit(1)
+	EOF
 	echo "# nothing answers at $1" >&2
 	return 1
 }
