@@ -127,31 +127,15 @@ static int warn(loader *l, const char *fmt, ...)
 	return 0;
 }
 
-/*
- * Puts "CONTEXT: " before the detail a callee set (berth_error keeps the first detail, which
- * says what is wrong but not where), or sets CONTEXT: strerror if there is none. Returns r.
- */
+/* berth_error_prefix() on the loader's reterr. */
 static int in_context(loader *l, int r, const char *fmt, ...) _printf_(3, 4);
 static int in_context(loader *l, int r, const char *fmt, ...)
 {
-	berth_error *e = l->reterr;
-	size_t cl, ol;
-	char ctx[256];
 	va_list ap;
 
-	if (!e)
-		return r;
 	va_start(ap, fmt);
-	vsnprintf(ctx, sizeof(ctx), fmt, ap);
+	r = berth_error_vprefix(l->reterr, r, fmt, ap);
 	va_end(ap);
-	if (e->code == 0)
-		return berth_error_set(e, r, "%s: %s", ctx, strerror(-r));
-	cl = strlen(ctx) + 2; /* < sizeof(e->msg) */
-	ol = MIN(strlen(e->msg), sizeof(e->msg) - 1 - cl);
-	memmove(e->msg + cl, e->msg, ol);
-	e->msg[cl + ol] = '\0';
-	memcpy(e->msg, ctx, cl - 2);
-	memcpy(e->msg + cl - 2, ": ", 2);
 	return r;
 }
 

@@ -25,24 +25,11 @@ static const char *const accept_header = "Accept: " FETCH_OCI_MT_INDEX ", " FETC
 
 int pull_context(puller *p, int r, const char *fmt, ...)
 {
-	berth_error *e = p->reterr;
-	char ctx[256];
-	size_t cl, ol;
 	va_list ap;
 
-	if (!e)
-		return r;
 	va_start(ap, fmt);
-	vsnprintf(ctx, sizeof(ctx), fmt, ap);
+	r = berth_error_vprefix(p->reterr, r, fmt, ap);
 	va_end(ap);
-	if (e->code == 0)
-		return berth_error_set(e, r, "%s: %s", ctx, strerror(-r));
-	cl = strlen(ctx) + 2;
-	ol = MIN(strlen(e->msg), sizeof(e->msg) - 1 - cl);
-	memmove(e->msg + cl, e->msg, ol);
-	e->msg[cl + ol] = '\0';
-	memcpy(e->msg, ctx, cl - 2);
-	memcpy(e->msg + cl - 2, ": ", 2);
 	return r;
 }
 

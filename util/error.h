@@ -10,6 +10,8 @@
  */
 #pragma once
 
+#include <stdarg.h>
+
 #include "util/macro.h"
 
 typedef struct berth_error {
@@ -24,5 +26,11 @@ typedef struct berth_error {
 
 /* Sets the detail if reterr is non-NULL and not set yet. Returns `code` (a negative errno). */
 int berth_error_set(berth_error *reterr, int code, const char *fmt, ...) _printf_(3, 4);
+/*
+ * Puts "CONTEXT: " before the detail a callee set (the first detail says what is wrong but not
+ * where), or sets "CONTEXT: strerror(code)" if there is none. NULL reterr is fine. Returns code.
+ */
+int berth_error_prefix(berth_error *reterr, int code, const char *fmt, ...) _printf_(3, 4);
+int berth_error_vprefix(berth_error *reterr, int code, const char *fmt, va_list ap) _printf_(3, 0);
 /* The message if set, else strerror(-code). */
 const char *berth_error_message(const berth_error *e, int code);
